@@ -1,0 +1,5 @@
+import sys
+
+from seqlib.cli import main
+
+sys.exit(main())

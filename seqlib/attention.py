@@ -1,0 +1,51 @@
+"""Luong (multiplicative) attention over the encoder's sequence."""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="seqlib")
+class LuongAttention(keras.layers.Layer):
+    """Scores every source position for every decoder position and averages the
+    encoder outputs by those scores.
+
+    score(t, s) = query_t · key_s, where key_s = W h_s is computed once per
+    sentence by the encoder (a Dense layer), so decoding steps only do the dot
+    products. Padded source positions get no weight.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        # Masks arrive from the embeddings; the source mask is recomputed from
+        # `source_tokens` on purpose, so the layer also works on plain inputs.
+        self.supports_masking = True
+
+    def compute_mask(self, inputs, previous_mask=None):
+        return None
+
+    def call(self, query, keys, values, source_tokens):
+        """
+        Args:
+            query: float Tensor (batch, t, units), the decoder GRU's outputs.
+            keys: float Tensor (batch, s, units), projected encoder outputs.
+            values: float Tensor (batch, s, 2 * units), the encoder outputs.
+            source_tokens: int Tensor (batch, s), 0 where the source is padding.
+
+        Returns:
+            context: float Tensor (batch, t, 2 * units), the attended encoder outputs.
+            weights: float Tensor (batch, t, s), each row sums to 1 over real tokens.
+        """
+        scores = ops.matmul(query, ops.transpose(keys, (0, 2, 1)))
+        source_mask = ops.expand_dims(ops.not_equal(source_tokens, 0), 1)
+        # A large negative number, not -inf: an all-padding row (empty input) then
+        # gets uniform weights instead of NaN.
+        scores = ops.where(source_mask, scores, ops.cast(-1e9 if scores.dtype == "float32" else -6e4, scores.dtype))
+        weights = ops.softmax(scores, axis=-1)
+        context = ops.matmul(weights, values)
+        return context, weights
+
+    def compute_output_spec(self, query, keys, values, source_tokens):
+        batch, t = query.shape[0], query.shape[1]
+        context = keras.KerasTensor((batch, t, values.shape[-1]), dtype=self.compute_dtype)
+        weights = keras.KerasTensor((batch, t, keys.shape[1]), dtype=self.compute_dtype)
+        return context, weights

@@ -1,0 +1,144 @@
+"""The command line: python -m seqlib {train,translate,evaluate,export,bench,quiz} ..."""
+
+import argparse
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the output
+
+
+class UsageError(Exception):
+    pass
+
+
+def positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def build_parser():
+    from seqlib.config import PRESETS
+
+    parser = argparse.ArgumentParser(prog="python -m seqlib", description="Train and use an English→French GRU translator.")
+    verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    train = verbs.add_parser("train", help="train a model into a run directory (resumes if it exists)")
+    train.add_argument("--config", required=True, metavar="PRESET", help=f"preset: {', '.join(PRESETS)}")
+    train.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory (created; resumed if it holds a checkpoint)")
+    train.add_argument("--epochs", type=int, help="number of epochs (default: the preset's)")
+    train.add_argument("--max-pairs", type=positive_int, help="use only the first N pairs of the corpus")
+    train.add_argument("--data", metavar="FILE", help="corpus of English<TAB>French lines (default: data/fra.txt.gz)")
+    train.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop after the epoch that crosses this time")
+
+    translate = verbs.add_parser("translate", help="translate sentences (arguments, or standard input one a line)")
+    translate.add_argument("--model", required=True, metavar="RUN_DIR")
+    translate.add_argument("--beam", type=int, metavar="K", help="beam search with K beams (default: greedy)")
+    translate.add_argument("--n-best", type=int, metavar="N", help="print N hypotheses a sentence: INDEX<TAB>SCORE<TAB>TEXT")
+    translate.add_argument("--alpha", type=float, default=0.6, help="beam search length penalty exponent (default 0.6)")
+    translate.add_argument("--temperature", type=float, metavar="T", help="sample with this temperature instead of searching")
+    translate.add_argument("--top-k", type=int, default=0, metavar="K", help="sample only among the K most probable tokens")
+    translate.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    translate.add_argument("--max-length", type=positive_int, metavar="L", help="most tokens generated a sentence")
+    translate.add_argument("--batch-size", type=positive_int, default=64, help="sentences translated at once (default 64)")
+    translate.add_argument("text", nargs="*", metavar="TEXT", help="sentences to translate; none: read standard input")
+    return parser
+
+
+def main(argv=None):
+    from seqlib.errors import SeqlibError
+
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.verb == "train":
+            return run_train(args)
+        if args.verb == "translate":
+            return run_translate(args)
+    except (SeqlibError, UsageError) as error:
+        print(f"seqlib {args.verb}: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"seqlib {args.verb}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def run_train(args):
+    from seqlib.config import get_preset
+    from seqlib.train import train
+
+    config = get_preset(args.config)
+    if args.epochs is not None:
+        config = config.replace(epochs=args.epochs)
+    if args.max_pairs is not None:
+        config = config.replace(max_pairs=args.max_pairs)
+    train(config, args.out, data_path=args.data, time_budget=args.time_budget, verbose=2 if not sys.stderr.isatty() else "auto")
+    print(f"trained model saved in {args.out}", file=sys.stderr)
+    return 0
+
+
+def read_sentences(args):
+    """Sentences from arguments or standard input (strict UTF-8, errors name the line)."""
+    if args.text:
+        return list(args.text)
+    if sys.stdin is None or sys.stdin.isatty() and False:
+        return []
+    sentences = []
+    for number, raw in enumerate(sys.stdin.buffer, start=1):
+        try:
+            line = raw.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise UsageError(f"standard input line {number}: not valid UTF-8 ({error.reason} at byte {error.start})") from None
+        sentences.append(line.rstrip("\r\n").removeprefix("\ufeff") if number == 1 else line.rstrip("\r\n"))
+    return sentences
+
+
+def check_decoding_flags(args):
+    if args.beam is not None and args.beam < 1:
+        raise UsageError(f"--beam must be at least 1, got {args.beam}")
+    if args.n_best is not None and args.n_best < 1:
+        raise UsageError(f"--n-best must be at least 1, got {args.n_best}")
+    if args.n_best is not None and args.n_best > (args.beam or 1):
+        raise UsageError(f"--n-best {args.n_best} needs at least as many beams (--beam {args.n_best})")
+    if args.temperature is not None and args.temperature <= 0:
+        raise UsageError(f"--temperature must be greater than 0, got {args.temperature:g}")
+    if args.temperature is not None and args.beam is not None:
+        raise UsageError("choose --beam (search) or --temperature (sampling), not both")
+    if args.top_k < 0:
+        raise UsageError(f"--top-k must be 0 (off) or more, got {args.top_k}")
+
+
+def run_translate(args):
+    check_decoding_flags(args)
+    sentences = read_sentences(args)
+    if not sentences:
+        raise UsageError("no text to translate: give sentences as arguments or one a line on standard input")
+    from seqlib.rundir import load_translator
+    from seqlib.serving import translate_sentences
+
+    translator = load_translator(args.model)
+    n_best = args.n_best or 1
+    for index, hypotheses in enumerate(
+        translate_sentences(
+            translator,
+            sentences,
+            beam_width=args.beam,
+            n_best=n_best,
+            alpha=args.alpha,
+            temperature=args.temperature,
+            top_k=args.top_k,
+            seed=args.seed,
+            max_length=args.max_length,
+            batch_size=args.batch_size,
+            warn=lambda message: print(f"seqlib translate: warning: {message}", file=sys.stderr),
+        )
+    ):
+        if n_best == 1:
+            print(hypotheses[0][0])
+        else:
+            for text, score in hypotheses:
+                print(f"{index}\t{score:.4f}\t{text}")
+    sys.stdout.flush()
+    return 0

@@ -1,0 +1,100 @@
+"""Training configurations: one frozen dataclass, and the named presets."""
+
+import dataclasses
+from dataclasses import dataclass
+
+from seqlib.errors import SeqlibError
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Everything that defines a training run; saved as config.json in the run directory."""
+
+    name: str
+    max_pairs: int | None = None  # first N corpus pairs (shortest first); None = all
+    validation_fraction: float = 0.02  # share of distinct English sentences held out
+    test_fraction: float = 0.02  # share of distinct English sentences for the test split
+    seed: int = 1234  # split, shuffle and initialisation seed
+    max_tokens: int = 40  # longer training pairs are dropped; also the source truncation length
+    source_vocab_size: int = 12000  # most frequent English tokens kept, with [UNK]
+    target_vocab_size: int = 16000  # most frequent French tokens kept, with [UNK], [START], [END]
+    min_count: int = 2  # tokens seen fewer times are [UNK]: once-seen words do not train
+    embedding_dim: int = 256  # width of both embeddings
+    units: int = 512  # GRU units; the encoder has this many per direction
+    dropout_rate: float = 0.2  # after embeddings and before the output layer
+    batch_size: int = 128  # pairs a step
+    learning_rate: float = 2e-3  # Adam
+    epochs: int = 20  # upper bound; --time-budget usually ends cpu runs first
+    steps_per_epoch: int | None = None  # None = one pass over the training pairs
+    mixed_precision: bool = False  # float16 compute on GPU
+    jit_compile: bool = False  # XLA for the training step
+
+    def replace(self, **changes):
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, values):
+        known = {field.name for field in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise SeqlibError(f"config has unknown fields {unknown}: was it written by a newer seqlib?")
+        return cls(**values)
+
+
+PRESETS = {
+    # Seconds on a laptop CPU: tests and notebook CI.
+    "tiny": TrainConfig(
+        name="tiny",
+        max_pairs=3000,
+        validation_fraction=0.05,
+        test_fraction=0.05,
+        max_tokens=12,
+        source_vocab_size=1000,
+        target_vocab_size=1200,
+        min_count=1,
+        embedding_dim=64,
+        units=128,
+        dropout_rate=0.0,
+        batch_size=64,
+        learning_rate=3e-3,
+        epochs=3,
+    ),
+    # A useful translator on 2 CPU cores in 20–30 minutes.
+    # Output-layer size dominates CPU time, so the vocabularies are 8,000 words and
+    # the GRUs 256 units; large batches keep both cores busy. An "epoch" is 300
+    # steps (about 2.5 minutes here) so checkpoints and --time-budget stay fine-grained.
+    "cpu": TrainConfig(
+        name="cpu",
+        source_vocab_size=8000,
+        target_vocab_size=8000,
+        embedding_dim=256,
+        units=256,
+        dropout_rate=0.1,
+        batch_size=256,
+        epochs=40,
+        steps_per_epoch=300,
+    ),
+    # The full corpus on a Colab T4/L4/A100 in minutes.
+    "gpu": TrainConfig(
+        name="gpu",
+        embedding_dim=512,
+        units=1024,
+        source_vocab_size=16000,
+        target_vocab_size=24000,
+        batch_size=256,
+        learning_rate=1e-3,
+        epochs=15,
+        dropout_rate=0.3,
+        mixed_precision=True,
+    ),
+}
+
+
+def get_preset(name):
+    """Returns the named preset, or says which names exist."""
+    if name not in PRESETS:
+        raise SeqlibError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
+    return PRESETS[name]

@@ -1,0 +1,134 @@
+"""The encoder–attention–decoder model, built with the Keras functional API.
+
+One set of layers serves two purposes:
+- the training model `(context, target_in) -> logits` reads whole target
+  sequences at once (teacher forcing);
+- the inference models, built from the same layers looked up by name: an
+  encoder run once per sentence, and a decoder step that maps the previous
+  token and state to next-token logits.
+
+The GRUs keep Keras defaults (tanh/sigmoid, `reset_after=True`, no recurrent
+dropout) so that on a GPU they run on the fused cuDNN kernel.
+"""
+
+from dataclasses import dataclass
+
+import keras
+
+from seqlib.attention import LuongAttention
+from seqlib.losses import MaskedAccuracy, masked_loss
+
+
+def build_training_model(config, source_vocab_size, target_vocab_size):
+    """Builds the training model.
+
+    Args:
+        config: TrainConfig (embedding_dim, units, dropout_rate).
+        source_vocab_size, target_vocab_size: ints, including padding and [UNK].
+
+    Returns:
+        keras.Model with inputs `context` int (batch, s) and `target_in` int (batch, t),
+        output logits float32 (batch, t, target_vocab).
+    """
+    units = config.units
+    context = keras.Input(shape=(None,), dtype="int32", name="context")
+    target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
+
+    # Encoder: the source sentence becomes a sequence of vectors and one state.
+    source_vectors = keras.layers.Embedding(source_vocab_size, config.embedding_dim, mask_zero=True, name="source_embedding")(context)
+    source_vectors = keras.layers.Dropout(config.dropout_rate, name="source_dropout")(source_vectors)
+    encoder_outputs, forward_state, backward_state = keras.layers.Bidirectional(
+        keras.layers.GRU(units, return_sequences=True, return_state=True), name="encoder_gru"
+    )(source_vectors)
+    both_states = keras.layers.Concatenate(name="encoder_states")([forward_state, backward_state])
+    # The decoder's first state: the "thought vector" summarising the whole source.
+    encoder_state = keras.layers.Dense(units, activation="tanh", name="encoder_bridge")(both_states)
+    attention_keys = keras.layers.Dense(units, use_bias=False, name="attention_keys")(encoder_outputs)
+
+    logits, _, _ = _decode(
+        target_in, encoder_state, encoder_outputs, attention_keys, context, config, source_vocab_size, target_vocab_size
+    )
+    return keras.Model(inputs=[context, target_in], outputs=logits, name="translator")
+
+
+def _decode(tokens, state, encoder_outputs, attention_keys, context, config, source_vocab_size, target_vocab_size, model=None):
+    """Wires the decoder, creating its layers or reusing `model`'s by name."""
+
+    def layer(name, make):
+        return model.get_layer(name) if model is not None else make()
+
+    # No mask on the decoder side, on purpose: targets are right-padded and the
+    # GRU reads left to right, so padding never reaches a real position's output,
+    # and the loss ignores padded positions itself. With a mask, Keras 3's GRU
+    # (CPU path) learned several times slower here (a plateau at the unigram
+    # loss), and a mask-free GRU is also faster on CPU and GPU.
+    target_vectors = layer(
+        "target_embedding", lambda: keras.layers.Embedding(target_vocab_size, config.embedding_dim, name="target_embedding")
+    )(tokens)
+    target_vectors = layer("target_dropout", lambda: keras.layers.Dropout(config.dropout_rate, name="target_dropout"))(target_vectors)
+    decoder_outputs, decoder_state = layer(
+        "decoder_gru", lambda: keras.layers.GRU(config.units, return_sequences=True, return_state=True, name="decoder_gru")
+    )(target_vectors, initial_state=state)
+    attended, attention_weights = layer("attention", lambda: LuongAttention(name="attention"))(
+        decoder_outputs, attention_keys, encoder_outputs, context
+    )
+    combined = layer("attention_concat", lambda: keras.layers.Concatenate(name="attention_concat"))([decoder_outputs, attended])
+    attention_vector = layer(
+        "attention_vector", lambda: keras.layers.Dense(config.units, activation="tanh", name="attention_vector")
+    )(combined)
+    attention_vector = layer("output_dropout", lambda: keras.layers.Dropout(config.dropout_rate, name="output_dropout"))(attention_vector)
+    # float32 logits even under mixed precision: the softmax needs the range.
+    logits = layer("logits", lambda: keras.layers.Dense(target_vocab_size, dtype="float32", name="logits"))(attention_vector)
+    return logits, decoder_state, attention_weights
+
+
+def compile_model(model, config, extra_metrics=()):
+    model.compile(
+        optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=5.0),
+        loss=masked_loss,
+        metrics=[MaskedAccuracy(), *extra_metrics],
+        jit_compile=config.jit_compile,
+    )
+    return model
+
+
+@dataclass
+class InferenceModels:
+    """The pieces serving needs, sharing weights with the training model.
+
+    encoder: context int (batch, s) -> (encoder_outputs (batch, s, 2*units),
+        attention_keys (batch, s, units), state (batch, units)).
+    decoder_step: (token int (batch, 1), state (batch, units), encoder_outputs,
+        attention_keys, context) -> (logits (batch, vocab), state (batch, units),
+        attention_weights (batch, s)).
+    """
+
+    encoder: keras.Model
+    decoder_step: keras.Model
+
+
+def build_inference_models(training_model, config):
+    """Builds the encoder and the one-step decoder from the training model's layers."""
+    units = config.units
+    context = keras.Input(shape=(None,), dtype="int32", name="context")
+    source_vectors = training_model.get_layer("source_embedding")(context)
+    encoder_outputs, forward_state, backward_state = training_model.get_layer("encoder_gru")(source_vectors)
+    both_states = training_model.get_layer("encoder_states")([forward_state, backward_state])
+    encoder_state = training_model.get_layer("encoder_bridge")(both_states)
+    attention_keys = training_model.get_layer("attention_keys")(encoder_outputs)
+    encoder = keras.Model(context, [encoder_outputs, attention_keys, encoder_state], name="encoder")
+
+    token = keras.Input(shape=(1,), dtype="int32", name="token")
+    state = keras.Input(shape=(units,), name="state")
+    step_encoder_outputs = keras.Input(shape=(None, 2 * units), name="encoder_outputs")
+    step_attention_keys = keras.Input(shape=(None, units), name="attention_keys")
+    step_context = keras.Input(shape=(None,), dtype="int32", name="context")
+    logits, new_state, attention_weights = _decode(
+        token, state, step_encoder_outputs, step_attention_keys, step_context, config, None, None, model=training_model
+    )
+    decoder_step = keras.Model(
+        [token, state, step_encoder_outputs, step_attention_keys, step_context],
+        [logits[:, 0, :], new_state, attention_weights[:, 0, :]],
+        name="decoder_step",
+    )
+    return InferenceModels(encoder=encoder, decoder_step=decoder_step)

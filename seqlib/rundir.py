@@ -1,0 +1,129 @@
+"""The run directory: everything a training run makes, and all that serving needs.
+
+    RUN_DIR/
+      config.json          seqlib format version, TrainConfig, data file
+      source_vocab.txt     English tokens, one a line (ids from 2 on)
+      target_vocab.txt     French tokens, [START] and [END] first
+      test.tsv             the held-out test pairs (English<TAB>French)
+      model.keras          the latest trained model (safe_mode loadable)
+      checkpoints/         epoch-NNNN.weights.h5: weights and optimizer state
+      logs/                TensorBoard event files
+      train.lock           present while a training runs
+"""
+
+import json
+import os
+import re
+from pathlib import Path
+
+from seqlib.config import TrainConfig
+from seqlib.errors import RunDirError
+
+FORMAT_VERSION = 1
+_CHECKPOINT = re.compile(r"epoch-(\d{4})\.weights\.h5$")
+
+
+class RunDir:
+    """Paths and small files of one run directory."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self.config_file = self.path / "config.json"
+        self.source_vocab = self.path / "source_vocab.txt"
+        self.target_vocab = self.path / "target_vocab.txt"
+        self.test_pairs = self.path / "test.tsv"
+        self.model_file = self.path / "model.keras"
+        self.checkpoints = self.path / "checkpoints"
+        self.logs = self.path / "logs"
+        self.lock_file = self.path / "train.lock"
+        self.evaluations = self.path / "evaluations"
+
+    def save_config(self, config, data_path):
+        write_atomically(
+            self.config_file,
+            json.dumps({"format_version": FORMAT_VERSION, "data": str(data_path), "config": config.to_dict()}, indent=2),
+        )
+
+    def load_config(self):
+        """Returns (TrainConfig, data path); clear errors for missing or damaged runs."""
+        if not self.path.is_dir():
+            raise RunDirError(f"{self.path}: no such run directory (train one with `python -m seqlib train --out {self.path}`)")
+        if not self.config_file.is_file():
+            raise RunDirError(f"{self.path}: not a seqlib run directory (no config.json)")
+        try:
+            saved = json.loads(self.config_file.read_text(encoding="utf-8"))
+            version = saved.get("format_version")
+            if version != FORMAT_VERSION:
+                raise RunDirError(
+                    f"{self.config_file}: written by a seqlib with run format {version}, this seqlib reads "
+                    f"format {FORMAT_VERSION}; retrain the run with this version"
+                )
+            return TrainConfig.from_dict(saved["config"]), saved.get("data")
+        except (ValueError, KeyError, TypeError, AttributeError) as error:
+            raise RunDirError(f"{self.config_file}: damaged config ({error}); retrain the run") from None
+
+    def require(self, *paths):
+        for path in paths:
+            if not path.exists():
+                raise RunDirError(f"{self.path}: missing {path.name}; the run is incomplete, retrain it")
+
+    def latest_checkpoint(self):
+        """Returns (epochs completed, path) of the newest checkpoint, or (0, None)."""
+        found = []
+        if self.checkpoints.is_dir():
+            for path in self.checkpoints.iterdir():
+                match = _CHECKPOINT.match(path.name)
+                if match:
+                    found.append((int(match.group(1)), path))
+        return max(found) if found else (0, None)
+
+    def checkpoint_path(self, epoch):
+        return self.checkpoints / f"epoch-{epoch:04d}.weights.h5"
+
+
+def write_atomically(path, text):
+    """Writes a text file so that readers see the old or the new file, never half."""
+    temporary = Path(str(path) + ".tmp")
+    temporary.write_text(text, encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def load_training_model(path):
+    """Loads RUN_DIR/model.keras with safe_mode=True (no Lambda, no pickle)."""
+    import keras
+
+    from seqlib import attention, losses, metrics  # noqa: F401  registers the custom objects
+
+    run = RunDir(path)
+    config, _ = run.load_config()
+    run.require(run.model_file, run.source_vocab, run.target_vocab)
+    try:
+        model = keras.models.load_model(run.model_file, compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises many types for damaged or mismatched files
+        raise RunDirError(f"{run.model_file}: cannot load the model ({type(error).__name__}: {error})") from None
+    return run, config, model
+
+
+def load_translator(path, max_output_tokens=None):
+    """Builds a Translator from a run directory alone."""
+    from seqlib.model import build_inference_models
+    from seqlib.translator import Translator
+    from seqlib.vocabulary import load_vocabulary
+
+    run, config, model = load_training_model(path)
+    source_vocabulary = load_vocabulary(run.source_vocab)
+    target_vocabulary = load_vocabulary(run.target_vocab)
+    expected = (len(source_vocabulary) + 2, len(target_vocabulary) + 2)
+    found = (model.get_layer("source_embedding").input_dim, model.get_layer("logits").units)
+    if expected != found:
+        raise RunDirError(
+            f"{run.path}: the vocabularies ({expected[0]} source, {expected[1]} target ids) do not match "
+            f"the model ({found[0]}, {found[1]}); the run is damaged, retrain it"
+        )
+    return Translator(
+        build_inference_models(model, config),
+        source_vocabulary,
+        target_vocabulary,
+        max_source_tokens=config.max_tokens,
+        max_output_tokens=max_output_tokens or 2 * config.max_tokens + 10,
+    )

@@ -1,0 +1,202 @@
+"""Decoding loops over a "next-token logits" step function: greedy, sampling, beam.
+
+Nothing here knows about Keras models. A step function maps the previous tokens
+and a state to next-token logits and a new state:
+
+    step_fn(tokens: int32 (batch,), state) -> (logits: float (batch, vocab), state)
+
+`state` is any nest (dict, tuple) of Tensors whose first axis is the batch. Each
+loop is a `tf.while_loop`, so inside a `tf.function` it compiles to one graph
+with no Python per step, stops early when every sentence has produced the end
+token, and works for any batch size.
+"""
+
+import tensorflow as tf
+
+NEG_INF = -1e9
+
+
+def _run_loop(step_fn, initial_state, start_tokens, end_id, max_length, choose, record_key=None):
+    """The loop shared by greedy search and sampling.
+
+    Args:
+        choose: (logits (batch, vocab) float32, step int32 scalar) -> int32 (batch,).
+        record_key: if set, `state[record_key]` after every step is stacked and
+            returned (e.g. attention weights for plotting).
+
+    Returns:
+        dict with tokens int32 (batch, t) (0 after the end token, which is kept),
+        lengths int32 (batch,) (tokens including the end token), scores float32
+        (batch,) (sum of the chosen tokens' log-probabilities) and, with
+        record_key, records (batch, t, ...).
+    """
+    batch_size = tf.shape(start_tokens)[0]
+    tokens = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
+    records = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+    finished = tf.zeros([batch_size], tf.bool)
+    scores = tf.zeros([batch_size], tf.float32)
+    lengths = tf.zeros([batch_size], tf.int32)
+
+    def keep_going(step, previous, state, finished, scores, lengths, tokens, records):
+        return tf.logical_and(step < max_length, tf.logical_not(tf.reduce_all(finished)))
+
+    def body(step, previous, state, finished, scores, lengths, tokens, records):
+        logits, state = step_fn(previous, state)
+        logits = tf.cast(logits, tf.float32)
+        log_probs = tf.nn.log_softmax(logits)
+        chosen = tf.cast(choose(logits, step), tf.int32)
+        chosen = tf.where(finished, tf.zeros_like(chosen), chosen)
+        chosen_log_prob = tf.gather(log_probs, chosen, batch_dims=1)
+        scores += tf.where(finished, 0.0, chosen_log_prob)
+        lengths += tf.cast(tf.logical_not(finished), tf.int32)
+        tokens = tokens.write(step, chosen)
+        if record_key is not None:
+            records = records.write(step, tf.cast(state[record_key], tf.float32))
+        finished = tf.logical_or(finished, tf.equal(chosen, end_id))
+        return step + 1, chosen, state, finished, scores, lengths, tokens, records
+
+    _, _, _, _, scores, lengths, tokens, records = tf.while_loop(
+        keep_going,
+        body,
+        (tf.constant(0), tf.cast(start_tokens, tf.int32), initial_state, finished, scores, lengths, tokens, records),
+    )
+    result = {"tokens": tf.transpose(tokens.stack()), "lengths": lengths, "scores": scores}
+    if record_key is not None:
+        stacked = records.stack()
+        result["records"] = tf.transpose(stacked, tf.concat([[1, 0], tf.range(2, tf.rank(stacked))], 0))
+    return result
+
+
+def greedy_search(step_fn, initial_state, start_tokens, end_id, max_length, record_key=None):
+    """Always takes the most probable next token.
+
+    Args:
+        step_fn: see the module docstring.
+        initial_state: nest of Tensors (batch, ...).
+        start_tokens: int32 (batch,), the start ("GO") token of each sentence.
+        end_id: int, the end token; a sentence stops growing once it is produced.
+        max_length: int32 scalar, the most tokens generated (end token included).
+
+    Returns:
+        See `_run_loop`.
+    """
+    return _run_loop(
+        step_fn, initial_state, start_tokens, end_id, max_length, lambda logits, step: tf.argmax(logits, axis=-1), record_key
+    )
+
+
+def sample(step_fn, initial_state, start_tokens, end_id, max_length, temperature=1.0, top_k=0, seed=0):
+    """Draws each next token from the softmax of logits / temperature.
+
+    Args:
+        temperature: float > 0; small values approach greedy search, large ones
+            flatten the distribution.
+        top_k: int; if > 0, only the k most probable tokens can be drawn.
+        seed: int; the same seed gives the same samples (stateless random ops).
+
+    Returns:
+        See `_run_loop`; scores are log-probabilities under the model (temperature 1).
+    """
+    temperature = tf.cast(temperature, tf.float32)
+    top_k = tf.cast(top_k, tf.int32)
+    seed = tf.cast(seed, tf.int32)
+
+    def choose(logits, step):
+        logits = logits / temperature
+        vocab_size = tf.shape(logits)[-1]
+        k = tf.where(top_k > 0, tf.minimum(top_k, vocab_size), vocab_size)
+        kth_best = tf.math.top_k(logits, k=k).values[:, -1:]
+        logits = tf.where(logits < kth_best, NEG_INF, logits)
+        return tf.random.stateless_categorical(logits, 1, seed=tf.stack([seed, step]), dtype=tf.int32)[:, 0]
+
+    return _run_loop(step_fn, initial_state, start_tokens, end_id, max_length, choose)
+
+
+def length_penalty(lengths, alpha):
+    """GNMT length penalty ((5 + length) / 6) ** alpha; alpha = 0 turns it off."""
+    return tf.pow((5.0 + tf.cast(lengths, tf.float32)) / 6.0, alpha)
+
+
+def beam_search(step_fn, initial_state, start_tokens, end_id, max_length, beam_width, n_best=1, alpha=0.0):
+    """Keeps the beam_width best partial translations at every step.
+
+    Hypotheses are ranked by summed log-probability divided by the GNMT length
+    penalty. A hypothesis that produced the end token is frozen: it stops growing
+    and keeps its score, and stays in the beam while better ones are not found.
+    The loop ends when every beam of every sentence is finished.
+
+    Args:
+        step_fn, initial_state, start_tokens, end_id, max_length: as in greedy_search.
+        beam_width: int32 scalar >= 1; 1 gives greedy search's output.
+        n_best: int32 scalar, 1 <= n_best <= beam_width, hypotheses returned per sentence.
+        alpha: float, the length penalty's exponent.
+
+    Returns:
+        dict with tokens int32 (batch, n_best, t) (0 after the end token),
+        lengths int32 (batch, n_best) and scores float32 (batch, n_best), best first.
+    """
+    beam_width = tf.cast(beam_width, tf.int32)
+    alpha = tf.cast(alpha, tf.float32)
+    batch_size = tf.shape(start_tokens)[0]
+    flat_size = batch_size * beam_width
+    # (batch * beam, ...): every sentence's state repeated once per beam.
+    state = tf.nest.map_structure(lambda tensor: tf.repeat(tensor, beam_width, axis=0), initial_state)
+    previous = tf.repeat(tf.cast(start_tokens, tf.int32), beam_width)
+    # Only beam 0 is live at the start, so the first step does not pick k copies
+    # of the same token.
+    log_probs = tf.tile(
+        tf.concat([[0.0], tf.fill([beam_width - 1], NEG_INF)], 0)[tf.newaxis], [batch_size, 1]
+    )
+    finished = tf.zeros([batch_size, beam_width], tf.bool)
+    lengths = tf.zeros([batch_size, beam_width], tf.int32)
+    sequences = tf.zeros([batch_size, beam_width, 0], tf.int32)
+
+    def keep_going(step, previous, state, log_probs, finished, lengths, sequences):
+        return tf.logical_and(step < max_length, tf.logical_not(tf.reduce_all(finished)))
+
+    def body(step, previous, state, log_probs, finished, lengths, sequences):
+        logits, state = step_fn(previous, state)
+        step_log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32))
+        vocab_size = tf.shape(step_log_probs)[-1]
+        step_log_probs = tf.reshape(step_log_probs, [batch_size, beam_width, vocab_size])
+        # A finished hypothesis has one continuation, padding (id 0), at no cost.
+        frozen_row = tf.where(tf.range(vocab_size) == 0, 0.0, NEG_INF)
+        step_log_probs = tf.where(finished[:, :, tf.newaxis], frozen_row, step_log_probs)
+        candidate_log_probs = log_probs[:, :, tf.newaxis] + step_log_probs
+        candidate_lengths = lengths + tf.cast(tf.logical_not(finished), tf.int32)
+        candidate_scores = candidate_log_probs / length_penalty(candidate_lengths, alpha)[:, :, tf.newaxis]
+        # Top-k over (beam × vocab) for each sentence.
+        flat_scores = tf.reshape(candidate_scores, [batch_size, beam_width * vocab_size])
+        _, best = tf.math.top_k(flat_scores, k=beam_width)
+        parent = best // vocab_size
+        token = best % vocab_size
+
+        log_probs = tf.gather(tf.reshape(candidate_log_probs, [batch_size, -1]), best, batch_dims=1)
+        lengths = tf.gather(candidate_lengths, parent, batch_dims=1)
+        was_finished = tf.gather(finished, parent, batch_dims=1)
+        finished = tf.logical_or(was_finished, tf.equal(token, end_id))
+        sequences = tf.concat([tf.gather(sequences, parent, batch_dims=1), token[:, :, tf.newaxis]], axis=2)
+        flat_parent = tf.reshape(parent + tf.range(batch_size)[:, tf.newaxis] * beam_width, [flat_size])
+        state = tf.nest.map_structure(lambda tensor: tf.gather(tensor, flat_parent), state)
+        return step + 1, tf.reshape(token, [flat_size]), state, log_probs, finished, lengths, sequences
+
+    _, _, _, log_probs, finished, lengths, sequences = tf.while_loop(
+        keep_going,
+        body,
+        (tf.constant(0), previous, state, log_probs, finished, lengths, sequences),
+        shape_invariants=(
+            tf.TensorShape([]),
+            tf.TensorShape([None]),
+            tf.nest.map_structure(lambda tensor: tf.TensorShape([None]).concatenate(tensor.shape[1:]), state),
+            tf.TensorShape([None, None]),
+            tf.TensorShape([None, None]),
+            tf.TensorShape([None, None]),
+            tf.TensorShape([None, None, None]),
+        ),
+    )
+    # top_k returned the beams best first, so the first n_best are the answer.
+    return {
+        "tokens": sequences[:, :n_best],
+        "lengths": lengths[:, :n_best],
+        "scores": (log_probs / length_penalty(lengths, alpha))[:, :n_best],
+    }

@@ -1,0 +1,71 @@
+"""Text normalisation, tokenisation and detokenisation, as TensorFlow graph ops.
+
+Everything here runs inside the graph (tensorflow-text and `tf.strings`), so the
+same code serves training, the translator and the exported SavedModel, and no
+Python is needed to use it once exported.
+
+We keep what the TF tutorial throws away: accents, case and apostrophes. We only
+make the text regular: NFKC normal form, one apostrophe (`'`), plain spaces, and
+punctuation as separate tokens.
+"""
+
+import tensorflow as tf
+import tensorflow_text as tf_text
+
+# Punctuation that becomes a token of its own. Brackets are included so that user
+# text can never spell a special token such as "[START]".
+PUNCTUATION = "[.?!,;:¿¡«»\"()\\[\\]…]"
+START_TOKEN = "[START]"
+END_TOKEN = "[END]"
+
+
+def standardize(text):
+    """Normalises sentences and splits punctuation off, keeping accents and case.
+
+    Args:
+        text: tf.string Tensor (batch,), raw UTF-8 sentences.
+
+    Returns:
+        tf.string Tensor (batch,): tokens separated by single spaces, e.g.
+        "Qu’est-ce que c’est ?" -> "Qu' est-ce que c' est ?".
+    """
+    text = tf_text.normalize_utf8(text, "NFKC")
+    # Typographic apostrophes and the ASCII one are the same letter to a reader.
+    text = tf.strings.regex_replace(text, "[\u2019\u2018\u02bc\u00b4`]", "'")
+    # Control and format characters (tabs, zero-width spaces) and NBSP/NNBSP are spaces.
+    text = tf.strings.regex_replace(text, "[\\p{Cc}\\p{Cf}\\p{Z}]", " ")
+    text = tf.strings.regex_replace(text, "(" + PUNCTUATION + ")", " \\1 ")
+    # French elision: "c'est" -> "c' est", so "est" is shared with "il est".
+    text = tf.strings.regex_replace(text, "(\\pL')", "\\1 ")
+    text = tf.strings.regex_replace(text, " +", " ")
+    return tf.strings.strip(text)
+
+
+def detokenize(tokens):
+    """Joins French tokens back into normally written French.
+
+    Args:
+        tokens: tf.string RaggedTensor (batch, None) of tokens.
+
+    Returns:
+        tf.string Tensor (batch,), e.g. ["Va", "!"] -> "Va !" and
+        ["C'", "est", "."] -> "C'est.".
+    """
+    text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
+    # Elided words join the next word; French keeps the space before ? ! : ; ».
+    text = tf.strings.regex_replace(text, "' ", "'")
+    text = tf.strings.regex_replace(text, " ([.,)\\]])", "\\1")
+    text = tf.strings.regex_replace(text, "([(\\[]) ", "\\1")
+    return text
+
+
+def add_start_end(standardized):
+    """Wraps standardized target sentences in start and end tokens.
+
+    Args:
+        standardized: tf.string Tensor (batch,), output of `standardize`.
+
+    Returns:
+        tf.string Tensor (batch,): "[START] ... [END]".
+    """
+    return tf.strings.join([START_TOKEN, standardized, END_TOKEN], separator=" ")

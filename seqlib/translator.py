@@ -1,0 +1,152 @@
+"""The translator: text in, text out, in one compiled graph.
+
+It wires the trained encoder and one-step decoder into the loops of
+`seqlib.search`: the encoder runs once per sentence, then the decoder starts from
+the encoder's state and the start ("GO") token and produces one token per step.
+Every public method is a `tf.function` with `None` batch and length dimensions,
+so new batch sizes and sentence lengths do not retrace, and the whole module can
+be saved as a SavedModel that needs TensorFlow and tensorflow-text, not seqlib.
+"""
+
+import tensorflow as tf
+
+from seqlib import search
+from seqlib.text import detokenize, standardize
+from seqlib.vocabulary import END_ID, START_ID, make_vectorizer
+
+TEXT = tf.TensorSpec([None], tf.string, name="text")
+INT = tf.TensorSpec([], tf.int32)
+FLOAT = tf.TensorSpec([], tf.float32)
+
+
+class Translator(tf.Module):
+    """Translates batches of English sentences into French.
+
+    Args:
+        inference_models: seqlib.model.InferenceModels.
+        source_vocabulary, target_vocabulary: lists of tokens (ids from 2 on).
+        max_source_tokens: longer inputs are truncated to this many tokens.
+        max_output_tokens: the most tokens generated for one sentence.
+    """
+
+    def __init__(self, inference_models, source_vocabulary, target_vocabulary, max_source_tokens, max_output_tokens):
+        super().__init__(name="translator")
+        self.encoder = inference_models.encoder
+        self.decoder_step = inference_models.decoder_step
+        self.source_vectorizer = make_vectorizer(source_vocabulary)
+        self.target_tokens = tf.constant(["", "[UNK]"] + list(target_vocabulary))
+        self.max_source_tokens = tf.constant(max_source_tokens, tf.int32)
+        self.max_output_tokens = tf.constant(max_output_tokens, tf.int32)
+        vocab_size = len(target_vocabulary) + 2
+        # Padding, [UNK] and [START] are never generated: an [UNK] in the output
+        # helps no reader, and the next-best word usually is right.
+        self.forbidden = tf.constant([search.NEG_INF] * 3 + [0.0] * (vocab_size - 3), tf.float32)
+
+    # ---- text <-> ids ----------------------------------------------------
+
+    def vectorize(self, text):
+        """tf.string (batch,) -> context int32 (batch, s) with s >= 1, truncated."""
+        context = tf.cast(self.source_vectorizer(standardize(text)), tf.int32)
+        context = context[:, : self.max_source_tokens]
+        # One padding column keeps shapes valid when every input is empty.
+        return tf.pad(context, [[0, 0], [0, 1]])
+
+    def to_text(self, tokens):
+        """int32 (..., t) ids -> tf.string (...): words only, detokenized."""
+        words = tf.ragged.boolean_mask(tf.gather(self.target_tokens, tokens), tokens > END_ID)
+        if tokens.shape.rank == 3:
+            words = words.merge_dims(0, 1)
+        return tf.reshape(detokenize(words), tf.shape(tokens)[:-1])
+
+    # ---- the step function the search loops drive --------------------------
+
+    def _encode(self, context, copies):
+        """Runs the encoder once and returns the step function and start state,
+        each sentence repeated `copies` times (beam search needs one per beam)."""
+        encoder_outputs, attention_keys, state = self.encoder(context, training=False)
+        # Beam search repeats the state itself; the encoder's outputs it only reads.
+        encoder_outputs = tf.repeat(encoder_outputs, copies, axis=0)
+        attention_keys = tf.repeat(attention_keys, copies, axis=0)
+        repeated_context = tf.repeat(context, copies, axis=0)
+
+        def step(tokens, state):
+            logits, hidden, attention = self.decoder_step(
+                [tokens[:, tf.newaxis], state["hidden"], encoder_outputs, attention_keys, repeated_context], training=False
+            )
+            return tf.cast(logits, tf.float32) + self.forbidden, {"hidden": hidden, "attention": tf.cast(attention, tf.float32)}
+
+        initial_state = {
+            "hidden": state,
+            "attention": tf.zeros(tf.shape(context), tf.float32),
+        }
+        return step, initial_state
+
+    def _max_length(self, context, max_length):
+        """max_length if > 0, else twice the source length plus 10, capped."""
+        automatic = 2 * tf.shape(context)[1] + 10
+        chosen = tf.where(max_length > 0, max_length, automatic)
+        return tf.minimum(chosen, self.max_output_tokens)
+
+    def _blank_empty(self, translations, context):
+        """Empty (or all-whitespace) inputs translate to empty outputs.
+
+        translations: string (batch,) or (batch, n_best); context: int32 (batch, s).
+        """
+        is_empty = tf.reduce_all(tf.equal(context, 0), axis=1)
+        for _ in range(translations.shape.rank - 1):
+            is_empty = is_empty[:, tf.newaxis]
+        return tf.where(is_empty, tf.constant(""), translations)
+
+    # ---- public, compiled entry points ------------------------------------
+
+    @tf.function(input_signature=[TEXT])
+    def translate(self, text):
+        """Greedy translation: {"translation": tf.string (batch,)}."""
+        return {"translation": self.greedy(text, tf.constant(0))["translation"]}
+
+    @tf.function(input_signature=[TEXT, INT, INT])
+    def translate_beam(self, text, beam_width, n_best):
+        """Beam search: {"translations": string (batch, n_best), "scores": float32 (batch, n_best)}."""
+        result = self.beam(text, beam_width, n_best, tf.constant(0.6), tf.constant(0))
+        return {"translations": result["translations"], "scores": result["scores"]}
+
+    @tf.function(input_signature=[TEXT, INT])
+    def greedy(self, text, max_length):
+        """Greedy search.
+
+        Returns:
+            translation: string (batch,); tokens: int32 (batch, t); scores: float32
+            (batch,), log-probabilities; attention: float32 (batch, t, s).
+        """
+        context = self.vectorize(text)
+        step, state = self._encode(context, 1)
+        start = tf.fill([tf.shape(context)[0]], START_ID)
+        result = search.greedy_search(step, state, start, END_ID, self._max_length(context, max_length), record_key="attention")
+        translation = self._blank_empty(self.to_text(result["tokens"]), context)
+        return {"translation": translation, "tokens": result["tokens"], "scores": result["scores"], "attention": result["records"]}
+
+    @tf.function(input_signature=[TEXT, FLOAT, INT, INT, INT])
+    def sample(self, text, temperature, top_k, seed, max_length):
+        """Sampling with temperature and top-k: {"translation": string (batch,), "scores"}."""
+        context = self.vectorize(text)
+        step, state = self._encode(context, 1)
+        start = tf.fill([tf.shape(context)[0]], START_ID)
+        result = search.sample(
+            step, state, start, END_ID, self._max_length(context, max_length), temperature, top_k, seed
+        )
+        return {"translation": self._blank_empty(self.to_text(result["tokens"]), context), "scores": result["scores"]}
+
+    @tf.function(input_signature=[TEXT, INT, INT, FLOAT, INT])
+    def beam(self, text, beam_width, n_best, alpha, max_length):
+        """Beam search: translations string (batch, n_best), scores float32 (batch, n_best), best first."""
+        tf.debugging.assert_greater(beam_width, 0, message="beam_width must be >= 1")
+        tf.debugging.assert_greater(n_best, 0, message="n_best must be >= 1")
+        tf.debugging.assert_less_equal(n_best, beam_width, message="n_best must be <= beam_width")
+        context = self.vectorize(text)
+        step, state = self._encode(context, beam_width)
+        start = tf.fill([tf.shape(context)[0]], START_ID)
+        result = search.beam_search(
+            step, state, start, END_ID, self._max_length(context, max_length), beam_width, n_best, alpha
+        )
+        translations = self._blank_empty(self.to_text(result["tokens"]), context)
+        return {"translations": translations, "scores": result["scores"]}

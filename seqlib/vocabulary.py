@@ -1,0 +1,78 @@
+"""Word vocabularies and the Keras `TextVectorization` layers built from them.
+
+A vocabulary is saved as a plain text file, one token a line, most frequent
+first. Keras adds id 0 for padding and id 1 for `[UNK]` itself, so loading one
+needs nothing but `keras.layers.TextVectorization(vocabulary=path, ...)`.
+"""
+
+import collections
+
+import keras
+import tensorflow as tf
+
+from seqlib.text import END_TOKEN, START_TOKEN, standardize
+
+PAD_ID = 0
+UNK_ID = 1
+# Reserved at the front of every target vocabulary, so their ids are fixed.
+TARGET_SPECIAL_TOKENS = (START_TOKEN, END_TOKEN)
+START_ID = 2
+END_ID = 3
+
+
+def count_tokens(sentences):
+    """Counts standardized tokens.
+
+    Args:
+        sentences: list of str, or tf.string Tensor (batch,).
+
+    Returns:
+        collections.Counter mapping token (str) to count.
+    """
+    tokens = tf.strings.split(standardize(tf.constant(sentences))).flat_values.numpy()
+    return collections.Counter(token.decode("utf-8") for token in tokens)
+
+
+def build_vocabulary(sentences, max_size, min_count=1, reserved=()):
+    """Chooses the most frequent tokens.
+
+    Args:
+        sentences: list of str.
+        max_size: the vocabulary's size including padding and [UNK] (ids 0 and 1).
+        min_count: tokens seen fewer times are left out.
+        reserved: tokens placed first, e.g. [START] and [END].
+
+    Returns:
+        list of str: the tokens, ids 2, 3, … in order (padding and [UNK] excluded).
+    """
+    counts = count_tokens(sentences)
+    # Sorting by (-count, token) makes the vocabulary independent of corpus order.
+    frequent = sorted((token for token, count in counts.items() if count >= min_count), key=lambda t: (-counts[t], t))
+    frequent = [token for token in frequent if token not in reserved]
+    return list(reserved) + frequent[: max(0, max_size - 2 - len(reserved))]
+
+
+def save_vocabulary(tokens, path):
+    with open(path, "w", encoding="utf-8") as file:
+        file.write("".join(token + "\n" for token in tokens))
+
+
+def load_vocabulary(path):
+    with open(path, encoding="utf-8") as file:
+        return [line.rstrip("\n") for line in file]
+
+
+def make_vectorizer(vocabulary, ragged=False):
+    """A TextVectorization layer for standardized text (tokens separated by spaces).
+
+    Args:
+        vocabulary: list of tokens or the path of a saved vocabulary file.
+        ragged: return a RaggedTensor (batch, None) instead of a padded Tensor.
+
+    Returns:
+        keras.layers.TextVectorization mapping tf.string (batch,) to int64 ids
+        (batch, s), padded with 0.
+    """
+    return keras.layers.TextVectorization(
+        standardize=None, split="whitespace", vocabulary=vocabulary, ragged=ragged
+    )
