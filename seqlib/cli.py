@@ -43,6 +43,19 @@ def build_parser():
     translate.add_argument("--max-length", type=positive_int, metavar="L", help="most tokens generated a sentence")
     translate.add_argument("--batch-size", type=positive_int, default=64, help="sentences translated at once (default 64)")
     translate.add_argument("text", nargs="*", metavar="TEXT", help="sentences to translate; none: read standard input")
+
+    evaluate = verbs.add_parser("evaluate", help="BLEU and chrF (sacreBLEU) of a run on its test split or a pairs file")
+    evaluate.add_argument("--model", metavar="RUN_DIR", help="run directory to evaluate")
+    evaluate.add_argument("--pairs", metavar="FILE", help="English<TAB>French file; lines sharing a source are its references")
+    evaluate.add_argument("--beam", type=int, metavar="K", help="beam search with K beams (default: greedy)")
+    evaluate.add_argument("--alpha", type=float, default=0.6, help="beam search length penalty exponent (default 0.6)")
+    evaluate.add_argument("--limit", type=positive_int, metavar="N", help="only the first N distinct sources")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
+    evaluate.add_argument("--compare", nargs="+", metavar="RUN_DIR", help="print a table of the saved evaluations of these runs")
+
+    export = verbs.add_parser("export", help="write a SavedModel that TensorFlow can serve without seqlib")
+    export.add_argument("--model", required=True, metavar="RUN_DIR")
+    export.add_argument("--out", required=True, metavar="EXPORT_DIR")
     return parser
 
 
@@ -56,6 +69,10 @@ def main(argv=None):
             return run_train(args)
         if args.verb == "translate":
             return run_translate(args)
+        if args.verb == "evaluate":
+            return run_evaluate(args)
+        if args.verb == "export":
+            return run_export(args)
     except (SeqlibError, UsageError) as error:
         print(f"seqlib {args.verb}: error: {error}", file=sys.stderr)
         return 2
@@ -141,4 +158,47 @@ def run_translate(args):
             for text, score in hypotheses:
                 print(f"{index}\t{score:.4f}\t{text}")
     sys.stdout.flush()
+    return 0
+
+
+def run_evaluate(args):
+    import json
+
+    from seqlib import evaluate
+
+    if args.compare:
+        table = evaluate.compare_runs(args.compare)
+        print(table.to_json(orient="records") if args.json else table.to_string(index=False))
+        return 0
+    if not args.model:
+        raise UsageError("give --model RUN_DIR (or --compare RUN_DIR ...)")
+    if args.beam is not None and args.beam < 1:
+        raise UsageError(f"--beam must be at least 1, got {args.beam}")
+    result = evaluate.evaluate_run(args.model, args.pairs, beam_width=args.beam, alpha=args.alpha, limit=args.limit)
+    path = evaluate.save_result(args.model, result)
+    examples = result.pop("examples")
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"BLEU {result['bleu']:.2f}  chrF {result['chrf']:.2f}  (lower-cased, accents stripped: BLEU {result['bleu_folded']:.2f})")
+    print(f"{result['n']} distinct sources from {result['pairs']}, {result['decoding']} decoding (beam {result['beam_width']}), {result['sentences_per_s']} sentences/s")
+    print(f"sacreBLEU: {result['bleu_signature']}")
+    print(f"           {result['chrf_signature']}")
+    ranked = examples.sort_values("sentence_bleu", ascending=False)
+    import pandas as pd
+
+    with pd.option_context("display.max_colwidth", 60, "display.width", 200):
+        print("\nbest:")
+        print(ranked.head(5).to_string(index=False))
+        print("\nworst:")
+        print(ranked.tail(5).to_string(index=False))
+    print(f"\nsaved in {path}")
+    return 0
+
+
+def run_export(args):
+    from seqlib.export import export
+
+    path = export(args.model, args.out)
+    print(f"SavedModel written to {path}", file=sys.stderr)
     return 0

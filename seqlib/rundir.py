@@ -106,8 +106,6 @@ def load_training_model(path):
 
 def load_translator(path, max_output_tokens=None):
     """Builds a Translator from a run directory alone."""
-    from seqlib.model import build_inference_models
-    from seqlib.translator import Translator
     from seqlib.vocabulary import load_vocabulary
 
     run, config, model = load_training_model(path)
@@ -120,6 +118,14 @@ def load_translator(path, max_output_tokens=None):
             f"{run.path}: the vocabularies ({expected[0]} source, {expected[1]} target ids) do not match "
             f"the model ({found[0]}, {found[1]}); the run is damaged, retrain it"
         )
+    return build_translator(model, config, source_vocabulary, target_vocabulary, max_output_tokens)
+
+
+def build_translator(model, config, source_vocabulary, target_vocabulary, max_output_tokens=None):
+    """A Translator sharing the training model's layers (so it follows training)."""
+    from seqlib.model import build_inference_models
+    from seqlib.translator import Translator
+
     return Translator(
         build_inference_models(model, config),
         source_vocabulary,

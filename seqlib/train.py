@@ -2,6 +2,7 @@
 
 import contextlib
 import os
+import random
 import sys
 import time
 from pathlib import Path
@@ -13,8 +14,9 @@ from seqlib import data, vocabulary
 from seqlib.errors import SeqlibError
 from seqlib.metrics import TargetTokens
 from seqlib.model import build_training_model, compile_model
+from seqlib.monitor import TranslationMonitor
 from seqlib.pipeline import keep_shorter_than, make_dataset, vectorize_pairs
-from seqlib.rundir import RunDir
+from seqlib.rundir import RunDir, build_translator
 
 
 def say(message):
@@ -126,6 +128,16 @@ class TimeBudget(keras.callbacks.Callback):
             self.model.stop_training = True
 
 
+def monitor_for(model, config, validation, source_tokens, target_tokens, run, sample_size=200):
+    """The TensorBoard translation monitor on a fixed, seeded validation sample."""
+    sources, references = data.group_references(validation)
+    chosen = sorted(random.Random(config.seed).sample(range(len(sources)), min(sample_size, len(sources))))
+    translator = build_translator(model, config, source_tokens, target_tokens)
+    return TranslationMonitor(
+        translator, run.logs, [sources[i] for i in chosen], [references[i] for i in chosen], config=config
+    )
+
+
 def load_splits(config, data_path):
     pairs = data.read_pairs(data_path, max_pairs=config.max_pairs)
     return data.split_pairs(pairs, config.validation_fraction, config.test_fraction, config.seed)
@@ -204,6 +216,7 @@ def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_c
         callbacks = [
             EpochCheckpoint(run),
             Throughput(),
+            monitor_for(model, config, splits.validation, source_tokens, target_tokens, run),
             *extra_callbacks,
             keras.callbacks.TensorBoard(log_dir=str(run.logs), update_freq="epoch", write_graph=False),
         ]

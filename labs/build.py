@@ -1,0 +1,176 @@
+"""Generates the exercise notebooks from the solution notebooks.
+
+    python labs/build.py          # write labs/NN_topic.ipynb from labs/solutions/NN_topic.ipynb
+    python labs/build.py --check  # exit 1 if any of them is out of date (CI runs this)
+
+The solution notebook is the one source. In its code cells, a solution region
+
+    ### BEGIN SOLUTION: a hint for the learner
+    ...the answer...
+    ### END SOLUTION
+
+becomes `raise NotImplementedError("TODO: a hint for the learner")` at the
+marker's indentation, so regions belong inside function bodies: the exercise
+cell still runs (it defines the function) and the check cell below it fails at
+the TODO. An answer region (`### BEGIN ANSWER` … `### END ANSWER`, used for the
+quiz answers inside a dict) becomes a `# TODO` comment, so the cell stays valid
+and simply scores nothing.
+
+Both kinds of notebook are stored without outputs: building also strips the
+solutions' outputs, execution counts and editor metadata in place, and
+`--check` fails while a solution still has them.
+"""
+
+import argparse
+import ast
+import copy
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+
+LABS = Path(__file__).resolve().parent
+SOLUTIONS = LABS / "solutions"
+_MARKER = re.compile(r"^(?P<indent>[ \t]*)### (?P<kind>BEGIN|END) (?P<region>SOLUTION|ANSWER)\b:?\s*(?P<hint>.*?)\s*$")
+# Notebook metadata worth keeping: how to run it, and Colab's GPU request.
+_NOTEBOOK_METADATA = ("kernelspec", "language_info", "colab", "accelerator")
+
+
+class BuildError(Exception):
+    """A solution notebook's markers are malformed; the message names file, cell and line."""
+
+
+def strip_regions(source, where="cell"):
+    """Replaces every solution and answer region of a code cell's source by its stub.
+
+    Returns:
+        (new source, number of regions replaced).
+    """
+    lines, regions, open_marker = [], 0, None
+    for number, line in enumerate(source.split("\n"), start=1):
+        marker = _MARKER.match(line)
+        if marker is None:
+            if open_marker is None:
+                lines.append(line)
+            continue
+        kind, region, indent, hint = marker["kind"], marker["region"], marker["indent"], marker["hint"]
+        if kind == "BEGIN":
+            if open_marker is not None:
+                raise BuildError(f"{where} line {number}: BEGIN {region} inside the region opened on line {open_marker[1]}")
+            open_marker = (region, number)
+            if region == "SOLUTION":
+                message = "TODO: " + (hint or "write this part, then run the check below")
+                lines.append(f"{indent}raise NotImplementedError({message!r})")
+            else:
+                lines.append(f"{indent}# TODO{': ' + hint if hint else ': your answers here'}")
+        else:
+            if open_marker is None or open_marker[0] != region:
+                raise BuildError(f"{where} line {number}: END {region} without a matching BEGIN {region}")
+            open_marker = None
+            regions += 1
+    if open_marker is not None:
+        raise BuildError(f"{where} line {open_marker[1]}: BEGIN {open_marker[0]} is never closed")
+    return "\n".join(lines), regions
+
+
+def _python_of(source):
+    """The plain Python of a cell, with IPython's %magics and !commands translated."""
+    try:
+        from IPython.core.inputtransformer2 import TransformerManager
+    except ImportError:  # without IPython, only magic-free cells can be parsed
+        return source
+    return TransformerManager().transform_cell(source)
+
+
+def clean(notebook):
+    """A copy without outputs, execution counts or editor metadata (cell tags are kept)."""
+    notebook = copy.deepcopy(notebook)
+    notebook.metadata = nbformat.from_dict({key: notebook.metadata[key] for key in _NOTEBOOK_METADATA if key in notebook.metadata})
+    if "language_info" in notebook.metadata:
+        notebook.metadata.language_info = nbformat.from_dict({"name": notebook.metadata.language_info.get("name", "python")})
+    for cell in notebook.cells:
+        tags = cell.metadata.get("tags")
+        cell.metadata = nbformat.from_dict({"tags": tags} if tags else {})
+        if cell.cell_type == "code":
+            cell.outputs = []
+            cell.execution_count = None
+    return notebook
+
+
+def exercise_of(solution, name="notebook"):
+    """The exercise notebook for a (cleaned) solution notebook."""
+    exercise = clean(solution)
+    total = 0
+    for index, cell in enumerate(exercise.cells):
+        if cell.cell_type != "code":
+            continue
+        where = f"{name} cell {index}"
+        cell.source, regions = strip_regions(cell.source, where)
+        total += regions
+        if regions:
+            try:
+                ast.parse(_python_of(cell.source))
+            except SyntaxError as error:
+                raise BuildError(f"{where}: the exercise version is not valid Python ({error.msg}, line {error.lineno})") from None
+    if total == 0:
+        raise BuildError(f"{name}: no ### BEGIN SOLUTION region, so the exercise would equal the solution")
+    first_markdown = next((cell for cell in exercise.cells if cell.cell_type == "markdown"), None)
+    if first_markdown is not None:
+        first_markdown.source += (
+            f"\n\n> **Exercise version.** Fill in each `TODO`, then run the `check` cell below it. "
+            f"Generated from [`solutions/{name}`](solutions/{name}) by `labs/build.py`: edit the solution, not this file."
+        )
+    return exercise
+
+
+def text_of(notebook):
+    nbformat.validate(notebook)
+    text = nbformat.writes(notebook)
+    return text if text.endswith("\n") else text + "\n"
+
+
+def planned_files():
+    """{path: expected text} for every solution (cleaned) and exercise notebook."""
+    planned = {}
+    for solution_path in sorted(SOLUTIONS.glob("[0-9][0-9]_*.ipynb")):
+        solution = clean(nbformat.read(solution_path, as_version=4))
+        planned[solution_path] = text_of(solution)
+        planned[LABS / solution_path.name] = text_of(exercise_of(solution, solution_path.name))
+    if not planned:
+        raise BuildError(f"{SOLUTIONS}: no solution notebooks (NN_topic.ipynb)")
+    return planned
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Generate the exercise notebooks from labs/solutions/.")
+    parser.add_argument("--check", action="store_true", help="change nothing; exit 1 if a notebook is out of date")
+    args = parser.parse_args(argv)
+    try:
+        planned = planned_files()
+    except BuildError as error:
+        print(f"labs/build.py: error: {error}", file=sys.stderr)
+        return 2
+    stale = [path for path, text in planned.items() if not path.is_file() or path.read_text(encoding="utf-8") != text]
+    orphans = sorted(set(LABS.glob("[0-9][0-9]_*.ipynb")) - set(planned))
+    if args.check:
+        for path in stale:
+            problem = "has outputs or editor metadata" if path.parent == SOLUTIONS else "is missing or out of date"
+            print(f"{path.relative_to(LABS.parent)} {problem}", file=sys.stderr)
+        for path in orphans:
+            print(f"{path.relative_to(LABS.parent)} has no solution notebook in labs/solutions/", file=sys.stderr)
+        if stale or orphans:
+            print("run `python labs/build.py` and commit the result", file=sys.stderr)
+            return 1
+        print(f"{len(planned) // 2} labs up to date")
+        return 0
+    for path in stale:
+        path.write_text(planned[path], encoding="utf-8")
+        print(f"wrote {path.relative_to(LABS.parent)}")
+    for path in orphans:
+        print(f"warning: {path.relative_to(LABS.parent)} has no solution notebook; delete it if the lab is gone", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,555 @@
+"""Auto-graders for the labs' exercises: one function per exercise.
+
+Each check runs the learner's function on inputs the notebook never showed,
+compares the result with seqlib's own implementation (or a reference written
+here, for the pieces the library does not need) and prints one ✓ line. On a
+wrong answer it raises `CheckFailed`, whose message names the input, what was
+expected and what came back, and, where a common mistake explains the
+difference, says which one.
+
+`NotImplementedError` from an unfinished exercise passes through unchanged, so
+an exercise notebook fails exactly at its TODOs and nowhere else.
+
+    from seqlib import check
+    check.teacher_forcing(my_shift)   # ✓ teacher_forcing: ...
+"""
+
+import numpy as np
+
+# Small shapes keep every check well under a second on a laptop CPU.
+_SEED = 20240611
+_START_ID = 2
+_END_ID = 3
+
+
+class CheckFailed(AssertionError):
+    """The learner's function gave a wrong answer; the message says where and why."""
+
+
+# ---- helpers ----------------------------------------------------------------
+
+
+def _passed(exercise, detail):
+    print(f"✓ {exercise}: {detail}")
+
+
+def _fail(exercise, message):
+    raise CheckFailed(f"✗ {exercise}: {message}")
+
+
+def _call(exercise, function, arguments, described):
+    """Calls the learner's function; an unexpected exception becomes a CheckFailed
+    that says which input caused it. NotImplementedError (an open TODO) passes."""
+    try:
+        return function(*arguments)
+    except NotImplementedError:
+        raise
+    except Exception as error:
+        raise CheckFailed(
+            f"✗ {exercise}: your function raised {type(error).__name__}: {error}\n  on input: {described}"
+        ) from error
+
+
+def _to_numpy(exercise, value, what):
+    """Tensors, arrays and lists become numpy arrays; anything else is an error."""
+    if value is None:
+        _fail(exercise, f"{what} is None: did you forget a `return`?")
+    if hasattr(value, "to_tensor") and hasattr(value, "row_lengths"):
+        _fail(exercise, f"{what} is a RaggedTensor; return a dense Tensor (batch, ...)")
+    try:
+        return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
+    except Exception as error:
+        raise CheckFailed(f"✗ {exercise}: cannot read {what} ({type(value).__name__}) as an array: {error}") from None
+
+
+def _show(array):
+    return np.array2string(np.asarray(array), precision=4, suppress_small=True, threshold=60, max_line_width=110)
+
+
+def _unpack(exercise, result, names):
+    """Checks that a function returned a tuple of len(names) values."""
+    if not isinstance(result, (tuple, list)) or len(result) != len(names):
+        got = f"a {type(result).__name__}" + (f" of {len(result)} values" if isinstance(result, (tuple, list)) else "")
+        _fail(exercise, f"expected a tuple ({', '.join(names)}), got {got}")
+    return result
+
+
+def _expect_shape(exercise, what, got, expected_shape, described):
+    if tuple(got.shape) != tuple(expected_shape):
+        _fail(exercise, f"{what} has shape {tuple(got.shape)}, expected {tuple(expected_shape)}\n  on input: {described}")
+
+
+def _close(got, expected, tolerance=1e-4):
+    return got.shape == expected.shape and np.allclose(got, expected, rtol=tolerance, atol=tolerance)
+
+
+def _log_softmax(logits):
+    shifted = logits - logits.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+def _random_targets(rng, batch_size, length):
+    """int32 (batch, length) rows of [START] words… [END] then padding."""
+    target = np.zeros((batch_size, length), np.int32)
+    for row in range(batch_size):
+        words = rng.integers(1, length - 1) if row else length - 2  # one row without padding
+        target[row, 0] = _START_ID
+        target[row, 1 : 1 + words] = rng.integers(4, 50, size=words)
+        target[row, 1 + words] = _END_ID
+    return target
+
+
+# ---- lab 1: data and teacher forcing ----------------------------------------
+
+
+def teacher_forcing(shift_fn):
+    """Checks shift_fn(target (batch, t + 1)) -> (target_in (batch, t), target_out (batch, t))."""
+    import tensorflow as tf
+
+    from seqlib.pipeline import shift_for_teacher_forcing
+
+    exercise = "teacher_forcing"
+    rng = np.random.default_rng(_SEED)
+    shapes = [(1, 4), (3, 7), (5, 12), (2, 3)]
+    for batch_size, length in shapes:
+        target = _random_targets(rng, batch_size, length)
+        described = f"target =\n{_show(target)}"
+        result = _unpack(exercise, _call(exercise, shift_fn, (tf.constant(target),), described), ("target_in", "target_out"))
+        got_in = _to_numpy(exercise, result[0], "target_in")
+        got_out = _to_numpy(exercise, result[1], "target_out")
+        expected_in, expected_out = (t.numpy() for t in shift_for_teacher_forcing(tf.constant(target)))
+        if _close(got_in, expected_out) and _close(got_out, expected_in):
+            _fail(
+                exercise,
+                "target_in and target_out are swapped: the decoder READS target_in, which starts with [START] "
+                f"(id {_START_ID}), and must PREDICT target_out, which ends with [END] (id {_END_ID}).\n  {described}",
+            )
+        if got_in.shape != expected_in.shape or got_out.shape != expected_out.shape:
+            hint = ""
+            if got_in.shape[:1] != expected_in.shape[:1] or got_out.shape[:1] != expected_out.shape[:1]:
+                hint = " You sliced the batch axis; slice the time axis (axis 1): target[:, …]."
+            _fail(
+                exercise,
+                f"shapes {got_in.shape} and {got_out.shape}, expected {expected_in.shape} for both "
+                f"(one token shorter than the target).{hint}\n  {described}",
+            )
+        for what, got, expected in (("target_in", got_in, expected_in), ("target_out", got_out, expected_out)):
+            if not np.array_equal(got, expected):
+                _fail(exercise, f"{what} is wrong.\n  {described}\n  expected {what} =\n{_show(expected)}\n  got =\n{_show(got)}")
+    _passed(exercise, f"target_in = target[:, :-1] and target_out = target[:, 1:] on {len(shapes)} unseen batches")
+
+
+# Each case names the rule it tests, so a failure says which rule is missing.
+STANDARDIZE_CASES = (
+    ("keeps accents and case", "Élise a mangé chez Zoë"),
+    ("splits punctuation off", "Wait, what?! Really..."),
+    ("unifies apostrophes (’ ‘ ´ ` → ')", "I\u2019m sure it\u2018s Ann\u00b4s."),
+    ("separates French elision", "C'est l'été, qu'il dit."),
+    ("turns non-breaking and other spaces into plain ones", "Va\u00a0! Qui\u202f? Oui\tnon"),
+    ("applies NFKC normal form", "Le \ufb01lm est fini\u2026 cafe\u0301"),
+    ("collapses and strips spaces", "   Il    pleut   "),
+    ("splits quotes and brackets", "«Bonjour», dit-il (encore) [START]"),
+)
+
+
+def standardize(standardize_fn):
+    """Checks standardize_fn(text tf.string (batch,)) -> tf.string (batch,) against seqlib.text.standardize."""
+    import tensorflow as tf
+
+    from seqlib.text import standardize as reference
+
+    exercise = "standardize"
+    inputs = [text for _, text in STANDARDIZE_CASES]
+    described = f"a batch of {len(inputs)} sentences"
+    result = _to_numpy(exercise, _call(exercise, standardize_fn, (tf.constant(inputs),), described), "the result")
+    if result.shape != (len(inputs),):
+        _fail(exercise, f"expected one string per sentence, shape ({len(inputs)},), got shape {result.shape}")
+    expected = reference(tf.constant(inputs)).numpy()
+    for (rule, text), got, want in zip(STANDARDIZE_CASES, result, expected):
+        got = got.decode("utf-8") if isinstance(got, bytes) else str(got)
+        want = want.decode("utf-8")
+        if got != want:
+            _fail(exercise, f"the rule that {rule}.\n  input:    {text!r}\n  expected: {want!r}\n  got:      {got!r}")
+    _passed(exercise, f"all {len(STANDARDIZE_CASES)} normalisation rules hold on unseen sentences")
+
+
+# ---- lab 2: encoder, attention, decoder -------------------------------------
+
+
+def _reference_attention(query, keys, values, source_tokens, scale=1.0, masked=True):
+    scores = query @ keys.transpose(0, 2, 1) * scale
+    if masked:
+        scores = np.where((source_tokens != 0)[:, None, :], scores, -1e9)
+    scores = scores - scores.max(axis=-1, keepdims=True)
+    weights = np.exp(scores) / np.exp(scores).sum(axis=-1, keepdims=True)
+    return weights @ values, weights
+
+
+def attention(attention_fn):
+    """Checks attention_fn(query (batch, t, units), keys (batch, s, units),
+    values (batch, s, 2*units), source_tokens (batch, s)) -> (context, weights)."""
+    import tensorflow as tf
+
+    from seqlib.attention import LuongAttention
+
+    exercise = "attention"
+    rng = np.random.default_rng(_SEED + 1)
+    layer = LuongAttention()
+    for batch_size, t, s, units in ((2, 3, 5, 4), (3, 1, 6, 8), (1, 4, 2, 3)):
+        query = rng.normal(size=(batch_size, t, units)).astype(np.float32)
+        keys = rng.normal(size=(batch_size, s, units)).astype(np.float32)
+        values = rng.normal(size=(batch_size, s, 2 * units)).astype(np.float32)
+        source_tokens = rng.integers(4, 50, size=(batch_size, s)).astype(np.int32)
+        source_tokens[0, s - 1 :] = 0  # the first sentence is padded
+        described = f"batch={batch_size}, t={t}, s={s}, units={units}, source_tokens =\n{_show(source_tokens)}"
+        arguments = tuple(tf.constant(a) for a in (query, keys, values, source_tokens))
+        result = _unpack(exercise, _call(exercise, attention_fn, arguments, described), ("context", "weights"))
+        context = _to_numpy(exercise, result[0], "context")
+        weights = _to_numpy(exercise, result[1], "weights")
+        expected_context, expected_weights = (np.asarray(x) for x in layer(*arguments))
+        _expect_shape(exercise, "weights", weights, expected_weights.shape, described)
+        _expect_shape(exercise, "context", context, expected_context.shape, described)
+        if not _close(weights, expected_weights):
+            if not np.allclose(weights.sum(axis=-1), 1.0, atol=1e-4):
+                _fail(
+                    exercise,
+                    "each row of weights must sum to 1 over the source positions (the last axis); "
+                    f"yours sum to\n{_show(weights.sum(axis=-1))}\n  Take the softmax over axis -1.\n  on input: {described}",
+                )
+            if np.abs(weights[0, :, s - 1 :]).max() > 1e-6:
+                _fail(
+                    exercise,
+                    f"padded source positions (source_tokens == 0) got weight up to {np.abs(weights[0, :, s - 1:]).max():.3f}; "
+                    "set their scores to a large negative number before the softmax.\n"
+                    f"  on input: {described}",
+                )
+            scaled = _reference_attention(query, keys, values, source_tokens, scale=1 / np.sqrt(units))[1]
+            if _close(weights, scaled):
+                _fail(exercise, "Luong's score is the plain dot product query · key; do not divide it by sqrt(units) here.")
+            _fail(
+                exercise,
+                f"wrong weights; score(t, s) = query_t · key_s, then softmax over s.\n  on input: {described}\n"
+                f"  expected weights[0] =\n{_show(expected_weights[0])}\n  got =\n{_show(weights[0])}",
+            )
+        if not _close(context, expected_context):
+            _fail(
+                exercise,
+                "the weights are right but the context is not: context = weights @ values, a weighted average "
+                f"of the encoder outputs (batch, t, 2*units).\n  on input: {described}",
+            )
+    _passed(exercise, "scores, masking, softmax and context vectors match LuongAttention on unseen inputs")
+
+
+def _check_model(source_vocab_size=30, target_vocab_size=40):
+    """A small untrained translator, its encoder, and a random batch."""
+    from seqlib.config import TrainConfig
+    from seqlib.model import build_inference_models, build_training_model
+
+    config = TrainConfig(name="check", embedding_dim=8, units=16, dropout_rate=0.0)
+    model = build_training_model(config, source_vocab_size, target_vocab_size)
+    encoder = build_inference_models(model, config).encoder
+    return model, encoder
+
+
+def decoder(decoder_fn):
+    """Checks decoder_fn(model, target_in, state, encoder_outputs, attention_keys, context)
+    -> logits (batch, t, vocab), wired from the model's layers looked up by name."""
+    import tensorflow as tf
+
+    exercise = "decoder"
+    rng = np.random.default_rng(_SEED + 2)
+    model, encoder = _check_model()
+    context = rng.integers(4, 30, size=(3, 6)).astype(np.int32)
+    context[1, 4:] = 0
+    target_in = _random_targets(rng, 3, 5)
+    context, target_in = tf.constant(context), tf.constant(target_in)
+    encoder_outputs, attention_keys, state = encoder(context)
+    described = f"a random untrained model, context =\n{_show(context)}\n  target_in =\n{_show(target_in)}"
+    arguments = (model, target_in, state, encoder_outputs, attention_keys, context)
+    logits = _to_numpy(exercise, _call(exercise, decoder_fn, arguments, described), "logits")
+    expected = np.asarray(model([context, target_in], training=False))
+    _expect_shape(exercise, "logits", logits, expected.shape, described)
+    if _close(logits, expected):
+        _passed(exercise, "your wiring reproduces the training model's logits on an unseen batch")
+        return
+
+    # Find the missing connection by changing one input at a time.
+    def changes_when(index, replacement):
+        changed = list(arguments)
+        changed[index] = replacement
+        return not _close(_to_numpy(exercise, _call(exercise, decoder_fn, tuple(changed), described), "logits"), logits)
+
+    if not changes_when(2, state + 1.0):
+        _fail(exercise, "your logits ignore `state`: pass it to the decoder GRU as `initial_state=state`.")
+    if not changes_when(3, encoder_outputs + 1.0):
+        _fail(exercise, "your logits ignore `encoder_outputs`: they are the attention layer's values.")
+    if not changes_when(4, attention_keys + 1.0):
+        _fail(exercise, "your logits ignore `attention_keys`: they are the attention layer's keys.")
+    _fail(
+        exercise,
+        "the logits differ from the model's. The order is: target_embedding -> decoder_gru (initial_state=state) "
+        "-> attention(decoder_outputs, attention_keys, encoder_outputs, context) -> "
+        "attention_concat([decoder_outputs, context_vectors]) -> attention_vector -> logits.\n"
+        f"  on input: {described}\n  expected logits[0, 0, :6] = {_show(expected[0, 0, :6])}\n  got = {_show(logits[0, 0, :6])}",
+    )
+
+
+# ---- lab 3: the masked loss -------------------------------------------------
+
+
+def masked_loss(loss_fn):
+    """Checks loss_fn(target_out int (batch, t), logits float (batch, t, vocab)) -> float scalar."""
+    import tensorflow as tf
+
+    from seqlib.losses import masked_loss as reference
+
+    exercise = "masked_loss"
+    rng = np.random.default_rng(_SEED + 3)
+    for batch_size, t, vocab in ((4, 6, 11), (2, 9, 7), (1, 3, 5)):
+        target_out = _random_targets(rng, batch_size, t + 1)[:, 1:]
+        target_out[target_out >= vocab] = vocab - 1
+        logits = (2 * rng.normal(size=(batch_size, t, vocab))).astype(np.float32)
+        described = f"target_out =\n{_show(target_out)}\n  logits of shape {logits.shape}"
+        got = _to_numpy(exercise, _call(exercise, loss_fn, (tf.constant(target_out), tf.constant(logits)), described), "the loss")
+        if got.size != 1:
+            _fail(exercise, f"return one number (a scalar), got shape {got.shape}: average over the real tokens.\n  on input: {described}")
+        got = float(got.reshape(()))
+        expected = float(reference(tf.constant(target_out), tf.constant(logits)))
+        if abs(got - expected) <= 1e-4 * max(1.0, abs(expected)):
+            continue
+        per_token = -np.take_along_axis(_log_softmax(logits), target_out[..., None], axis=-1)[..., 0]
+        mask = target_out != 0
+        known_mistakes = (
+            (per_token.mean(), "you averaged over padding too: padded positions (target_out == 0) must count in neither the sum nor the count."),
+            ((per_token * mask).sum() / mask.size, "you zeroed the padding's losses but divided by all positions; divide by the number of real tokens."),
+            ((per_token * mask).sum(), "you summed the losses; divide by the number of real tokens for a mean."),
+        )
+        for value, hint in known_mistakes:
+            if np.isfinite(value) and abs(got - value) <= 1e-4 * max(1.0, abs(value)):
+                _fail(exercise, f"{hint}\n  on input: {described}\n  expected {expected:.5f}, got {got:.5f}")
+        _fail(exercise, f"expected {expected:.5f}, got {got:.5f}: the mean cross-entropy over real tokens.\n  on input: {described}")
+    _passed(exercise, "matches seqlib.losses.masked_loss on unseen batches with padding")
+
+
+# ---- lab 4: serving ---------------------------------------------------------
+
+
+class _ScriptedStep:
+    """A step function with known logits: row `token` of a fixed table plus the
+    state's bias; it counts its calls and halves the bias each step."""
+
+    def __init__(self, rng, vocab_size):
+        import tensorflow as tf
+
+        self.table = tf.constant(rng.normal(size=(vocab_size, vocab_size)).astype(np.float32) * 3)
+        self.calls = 0
+
+    def __call__(self, tokens, state):
+        import tensorflow as tf
+
+        self.calls += 1
+        logits = tf.gather(self.table, tokens) + state["bias"]
+        return logits, {"bias": state["bias"] * 0.5}
+
+
+def greedy_step(greedy_step_fn):
+    """Checks greedy_step_fn(step_fn, tokens int32 (batch,), state) ->
+    (next_tokens int (batch,), log_probs float (batch,), new_state)."""
+    import tensorflow as tf
+
+    exercise = "greedy_step"
+    rng = np.random.default_rng(_SEED + 4)
+    for batch_size, vocab_size in ((3, 9), (1, 5), (4, 17)):
+        step = _ScriptedStep(rng, vocab_size)
+        tokens = tf.constant(rng.integers(0, vocab_size, size=batch_size).astype(np.int32))
+        bias = tf.constant(rng.normal(size=(batch_size, vocab_size)).astype(np.float32))
+        state = {"bias": bias}
+        described = f"batch={batch_size}, vocab={vocab_size}, tokens={_show(tokens)}"
+        result = _unpack(
+            exercise, _call(exercise, greedy_step_fn, (step, tokens, state), described), ("next_tokens", "log_probs", "new_state")
+        )
+        expected_logits, expected_state = _ScriptedStep.__call__(step, tokens, state)
+        step.calls -= 1  # the reference call above is not the learner's
+        expected_logits = expected_logits.numpy()
+        if step.calls != 1:
+            _fail(exercise, f"call step_fn exactly once per step (you called it {step.calls} times).")
+        next_tokens = _to_numpy(exercise, result[0], "next_tokens")
+        log_probs = _to_numpy(exercise, result[1], "log_probs")
+        expected_tokens = expected_logits.argmax(axis=-1)
+        expected_log_probs = _log_softmax(expected_logits)[np.arange(batch_size), expected_tokens]
+        _expect_shape(exercise, "next_tokens", next_tokens, (batch_size,), described + " (take the argmax over the vocabulary, axis -1)")
+        if not np.array_equal(next_tokens, expected_tokens):
+            _fail(
+                exercise,
+                f"next_tokens should be the most probable token of each row (argmax over axis -1).\n  on input: {described}\n"
+                f"  logits =\n{_show(expected_logits)}\n  expected {_show(expected_tokens)}, got {_show(next_tokens)}",
+            )
+        _expect_shape(exercise, "log_probs", log_probs, (batch_size,), described)
+        if not _close(log_probs, expected_log_probs):
+            chosen_logits = expected_logits[np.arange(batch_size), expected_tokens]
+            if _close(log_probs, np.exp(expected_log_probs)):
+                hint = "you returned probabilities; return log-probabilities (tf.nn.log_softmax), which search adds up."
+            elif _close(log_probs, chosen_logits):
+                hint = "you returned raw logits; normalise them with tf.nn.log_softmax first."
+            else:
+                hint = "log_probs should be log_softmax(logits) at the chosen tokens."
+            _fail(exercise, f"{hint}\n  on input: {described}\n  expected {_show(expected_log_probs)}, got {_show(log_probs)}")
+        new_state = result[2]
+        if not isinstance(new_state, dict) or "bias" not in new_state or not _close(
+            _to_numpy(exercise, new_state["bias"], "new_state['bias']"), expected_state["bias"].numpy()
+        ):
+            _fail(exercise, "return the state that step_fn gave back, so the next step continues from it.")
+    _passed(exercise, "picks the argmax token with its log-probability and carries the state, on unseen steps")
+
+
+def _reference_top_k(scores, beam_width):
+    batch_size, beams, vocab_size = scores.shape
+    flat = scores.reshape(batch_size, beams * vocab_size)
+    best = np.argsort(-flat, axis=-1, kind="stable")[:, :beam_width]
+    return np.take_along_axis(flat, best, axis=-1), best // vocab_size, best % vocab_size
+
+
+def beam_top_k(top_k_fn):
+    """Checks top_k_fn(candidate_scores float (batch, beam, vocab), beam_width) ->
+    (scores (batch, beam_width), parent (batch, beam_width), token (batch, beam_width)), best first."""
+    import tensorflow as tf
+
+    exercise = "beam_top_k"
+    rng = np.random.default_rng(_SEED + 5)
+    for batch_size, beam_width, vocab_size in ((2, 3, 7), (1, 4, 5), (3, 2, 11)):
+        # Distinct scores, so there are no ties; one strong beam, so two of the
+        # best candidates share a parent (a per-beam top-1 then goes wrong).
+        scores = -rng.permutation(batch_size * beam_width * vocab_size).astype(np.float32).reshape(batch_size, beam_width, vocab_size) / 10
+        scores[:, 0, :] += 100.0
+        described = f"beam_width={beam_width}, vocab={vocab_size}, candidate_scores of shape {scores.shape}"
+        result = _unpack(
+            exercise, _call(exercise, top_k_fn, (tf.constant(scores), beam_width), described), ("scores", "parent", "token")
+        )
+        got_scores, got_parent, got_token = (_to_numpy(exercise, value, name) for value, name in zip(result, ("scores", "parent", "token")))
+        want_scores, want_parent, want_token = _reference_top_k(scores, beam_width)
+        for name, got in (("scores", got_scores), ("parent", got_parent), ("token", got_token)):
+            _expect_shape(exercise, name, got, (batch_size, beam_width), described)
+        if not _close(got_scores, want_scores):
+            per_beam = np.sort(scores.max(axis=-1), axis=-1)[:, ::-1]
+            if _close(np.sort(got_scores, axis=-1)[:, ::-1], want_scores):
+                hint = "the right candidates, in the wrong order: return them best first."
+            elif _close(np.sort(got_scores, axis=-1)[:, ::-1], per_beam):
+                hint = (
+                    "you kept the best token of each beam; flatten (beam × vocab) into one axis first, so that two "
+                    "children of one strong beam can both survive."
+                )
+            else:
+                hint = "take the top beam_width of all beam × vocab candidates of each sentence."
+            _fail(exercise, f"{hint}\n  on input: {described}\n  expected scores {_show(want_scores)}\n  got {_show(got_scores)}")
+        if not (np.array_equal(got_parent, want_parent) and np.array_equal(got_token, want_token)):
+            _fail(
+                exercise,
+                "the scores are right but parent/token are not: for a flat index i over (beam × vocab), "
+                f"parent = i // vocab_size and token = i % vocab_size.\n  on input: {described}\n"
+                f"  expected parent {_show(want_parent)}, token {_show(want_token)}\n  got parent {_show(got_parent)}, token {_show(got_token)}",
+            )
+    _passed(exercise, "selects the best (parent, token) pairs over beam × vocab, best first, on unseen scores")
+
+
+# ---- lab 5: beyond RNNs -----------------------------------------------------
+
+
+def _reference_self_attention(query, key, value, causal, scaled=True):
+    scores = query @ key.transpose(0, 2, 1) / (np.sqrt(query.shape[-1]) if scaled else 1.0)
+    if causal:
+        t, s = scores.shape[1:]
+        scores = np.where(np.tril(np.ones((t, s), bool)), scores, -1e9)
+    scores = scores - scores.max(axis=-1, keepdims=True)
+    weights = np.exp(scores) / np.exp(scores).sum(axis=-1, keepdims=True)
+    return weights @ value, weights
+
+
+def self_attention(attention_fn):
+    """Checks attention_fn(query (batch, t, depth), key (batch, t, depth), value (batch, t, depth_v), causal)
+    -> (output (batch, t, depth_v), weights (batch, t, t)): scaled dot-product attention."""
+    import tensorflow as tf
+
+    exercise = "self_attention"
+    rng = np.random.default_rng(_SEED + 6)
+    for batch_size, t, depth, causal in ((2, 4, 8, False), (2, 5, 4, True), (1, 3, 16, True)):
+        query, key, value = (rng.normal(size=(batch_size, t, depth)).astype(np.float32) for _ in range(3))
+        described = f"batch={batch_size}, t={t}, depth={depth}, causal={causal}"
+        result = _unpack(
+            exercise,
+            _call(exercise, attention_fn, (tf.constant(query), tf.constant(key), tf.constant(value), causal), described),
+            ("output", "weights"),
+        )
+        output = _to_numpy(exercise, result[0], "output")
+        weights = _to_numpy(exercise, result[1], "weights")
+        want_output, want_weights = _reference_self_attention(query, key, value, causal)
+        _expect_shape(exercise, "weights", weights, want_weights.shape, described)
+        _expect_shape(exercise, "output", output, want_output.shape, described)
+        if not _close(weights, want_weights):
+            future = np.triu(np.ones((t, t), bool), k=1)
+            if causal and np.abs(weights[:, future]).max() > 1e-6:
+                hint = "with causal=True, position i must not attend to a later position j > i: mask the upper triangle."
+            elif _close(weights, _reference_self_attention(query, key, value, causal, scaled=False)[1]):
+                hint = "divide the scores by sqrt(depth) before the softmax, so their spread does not grow with depth."
+            else:
+                hint = "weights = softmax(query · keyᵀ / sqrt(depth)) over the last axis."
+            _fail(exercise, f"{hint}\n  on input: {described}\n  expected weights[0] =\n{_show(want_weights[0])}\n  got =\n{_show(weights[0])}")
+        if not _close(output, want_output):
+            _fail(exercise, f"the weights are right but the output is not: output = weights @ value.\n  on input: {described}")
+    _passed(exercise, "scaled dot-product attention, with and without the causal mask, on unseen inputs")
+
+
+def mean_pool(pool_fn):
+    """Checks pool_fn(encoder_outputs float (batch, s, depth), context int (batch, s)) ->
+    float (batch, depth): the mean of the outputs at real (non-padding) tokens."""
+    import tensorflow as tf
+
+    exercise = "mean_pool"
+    rng = np.random.default_rng(_SEED + 7)
+    for batch_size, s, depth in ((3, 5, 4), (2, 7, 6)):
+        outputs = rng.normal(size=(batch_size, s, depth)).astype(np.float32)
+        context = rng.integers(4, 50, size=(batch_size, s)).astype(np.int32)
+        context[0, 2:] = 0
+        context[1, s - 1 :] = 0
+        described = f"encoder_outputs of shape {outputs.shape}, context =\n{_show(context)}"
+        got = _to_numpy(exercise, _call(exercise, pool_fn, (tf.constant(outputs), tf.constant(context)), described), "the result")
+        mask = (context != 0)[..., None]
+        expected = (outputs * mask).sum(axis=1) / mask.sum(axis=1)
+        _expect_shape(exercise, "the result", got, expected.shape, described + " (average over axis 1, the source positions)")
+        if not _close(got, expected):
+            if _close(got, outputs.mean(axis=1)):
+                hint = "you averaged over padding too; average only where context != 0."
+            elif _close(got, (outputs * mask).sum(axis=1) / s):
+                hint = "you summed the real positions but divided by all positions; divide by the number of real tokens."
+            else:
+                hint = "sum the outputs where context != 0 and divide by the number of real tokens."
+            _fail(exercise, f"{hint}\n  on input: {described}\n  expected row 0 = {_show(expected[0])}\n  got {_show(got[0])}")
+    _passed(exercise, "averages the encoder outputs over real tokens only, on unseen inputs")
+
+
+def sentence_search(search_fn):
+    """Checks search_fn(query_vectors (queries, depth), sentence_vectors (n, depth), k) ->
+    int (queries, k): the k most cosine-similar sentences of each query, best first."""
+    import tensorflow as tf
+
+    exercise = "sentence_search"
+    rng = np.random.default_rng(_SEED + 8)
+    for queries, n, depth, k in ((2, 12, 5, 3), (3, 20, 8, 1)):
+        sentences = rng.normal(size=(n, depth)).astype(np.float32)
+        # Lengths vary a lot, so a plain dot product ranks long vectors first.
+        sentences *= rng.uniform(0.1, 10.0, size=(n, 1)).astype(np.float32)
+        query = rng.normal(size=(queries, depth)).astype(np.float32)
+        described = f"{queries} queries and {n} sentences of depth {depth}, k={k}"
+        got = _to_numpy(exercise, _call(exercise, search_fn, (tf.constant(query), tf.constant(sentences), k), described), "the result")
+        unit = sentences / np.linalg.norm(sentences, axis=1, keepdims=True)
+        similarity = (query / np.linalg.norm(query, axis=1, keepdims=True)) @ unit.T
+        expected = np.argsort(-similarity, axis=1)[:, :k]
+        _expect_shape(exercise, "the result", got, expected.shape, described)
+        if not np.array_equal(got, expected):
+            if np.array_equal(got, np.argsort(-(query @ sentences.T), axis=1)[:, :k]):
+                hint = "that is the dot-product ranking; normalise both sides to unit length (cosine similarity), so long vectors do not win."
+            elif np.array_equal(got, np.argsort(similarity, axis=1)[:, :k]):
+                hint = "you returned the least similar sentences; sort best first."
+            else:
+                hint = "rank the sentences by cosine similarity to each query and return the indices of the k best."
+            _fail(exercise, f"{hint}\n  on input: {described}\n  expected {_show(expected)}\n  got {_show(got)}")
+    _passed(exercise, "returns the k nearest sentences by cosine similarity, best first, on unseen vectors")

@@ -1,0 +1,142 @@
+"""Scoring translations with sacreBLEU (corpus BLEU and chrF, several references)."""
+
+import json
+import time
+import unicodedata
+
+import pandas as pd
+import sacrebleu
+
+from seqlib import data
+from seqlib.rundir import RunDir, load_translator, write_atomically
+from seqlib.serving import translate_sentences
+
+
+def normalize_reference(text):
+    """Puts a reference in the form the translator writes: NFKC, one apostrophe,
+    plain single spaces. Words, accents, case and punctuation are untouched."""
+    text = unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("\u2018", "'")
+    return " ".join(text.split())
+
+
+def fold(text):
+    """Lower-cases and strips accents: the TF tutorial's measure, for comparison only."""
+    decomposed = unicodedata.normalize("NFD", text.lower())
+    return "".join(character for character in decomposed if unicodedata.category(character) != "Mn")
+
+
+def _reference_streams(references):
+    """[[refs of sentence 1], …] -> sacreBLEU's streams, padded with None."""
+    most = max(len(refs) for refs in references)
+    return [[refs[i] if i < len(refs) else None for refs in references] for i in range(most)]
+
+
+def score(hypotheses, references):
+    """Corpus BLEU and chrF against several references per sentence.
+
+    Args:
+        hypotheses: list of str, one translation a source.
+        references: list of lists of str, the references of each source.
+
+    Returns:
+        dict: bleu, chrf, bleu_folded (lower-cased, accents stripped), and the
+        sacreBLEU signatures.
+    """
+    references = [[normalize_reference(reference) for reference in refs] for refs in references]
+    streams = _reference_streams(references)
+    bleu = sacrebleu.metrics.BLEU()
+    chrf = sacrebleu.metrics.CHRF()
+    bleu_score = bleu.corpus_score(hypotheses, streams)
+    chrf_score = chrf.corpus_score(hypotheses, streams)
+    folded_streams = [[None if reference is None else fold(reference) for reference in stream] for stream in streams]
+    folded = sacrebleu.metrics.BLEU().corpus_score([fold(hypothesis) for hypothesis in hypotheses], folded_streams)
+    return {
+        "bleu": round(bleu_score.score, 2),
+        "chrf": round(chrf_score.score, 2),
+        "bleu_folded": round(folded.score, 2),
+        "bleu_signature": str(bleu.get_signature()),
+        "chrf_signature": str(chrf.get_signature()),
+    }
+
+
+def evaluate_run(run_dir, pairs_file=None, beam_width=None, alpha=0.6, limit=None, batch_size=64, translator=None):
+    """Translates every distinct source of a pairs file once and scores it.
+
+    Args:
+        run_dir: the run directory; its test split is the default pairs file.
+        pairs_file: corpus-format file; lines sharing an English sentence are
+            several references for one source.
+        beam_width: None for greedy search.
+        limit: score only the first N distinct sources.
+
+    Returns:
+        dict with bleu, chrf, bleu_folded, n (distinct sources), signatures, the
+        decoding settings, seconds, and `examples`: a DataFrame of source,
+        references, hypothesis and sentence BLEU.
+    """
+    run = RunDir(run_dir)
+    pairs_path = pairs_file or run.test_pairs
+    sources, references = data.group_references(data.read_pairs(pairs_path))
+    if limit is not None:
+        sources, references = sources[:limit], references[:limit]
+    translator = translator or load_translator(run_dir)
+    started = time.perf_counter()
+    hypotheses = [
+        hypotheses[0][0]
+        for hypotheses in translate_sentences(translator, sources, beam_width=beam_width, alpha=alpha, batch_size=batch_size)
+    ]
+    seconds = time.perf_counter() - started
+    result = score(hypotheses, references)
+    result.update(
+        n=len(sources),
+        pairs=str(pairs_path),
+        decoding="greedy" if beam_width is None else "beam",
+        beam_width=beam_width or 1,
+        alpha=alpha if beam_width else None,
+        seconds=round(seconds, 2),
+        sentences_per_s=round(len(sources) / seconds, 1),
+    )
+    result["examples"] = pd.DataFrame(
+        {
+            "source": sources,
+            "references": [" | ".join(refs) for refs in references],
+            "hypothesis": hypotheses,
+            "sentence_bleu": [
+                sacrebleu.sentence_bleu(hypothesis, [normalize_reference(r) for r in refs]).score
+                for hypothesis, refs in zip(hypotheses, references)
+            ],
+        }
+    )
+    return result
+
+
+def save_result(run_dir, result):
+    """Writes the scores (not the examples) to RUN_DIR/evaluations/<settings>.json."""
+    run = RunDir(run_dir)
+    run.evaluations.mkdir(exist_ok=True)
+    name = f"{result['decoding']}{result['beam_width'] if result['decoding'] == 'beam' else ''}"
+    path = run.evaluations / f"{name}.json"
+    write_atomically(path, json.dumps({key: value for key, value in result.items() if key != "examples"}, indent=2))
+    return path
+
+
+def compare_runs(run_dirs):
+    """A table of every saved evaluation of the given runs, one row each."""
+    rows = []
+    for run_dir in run_dirs:
+        run = RunDir(run_dir)
+        config, _ = run.load_config()
+        for path in sorted(run.evaluations.glob("*.json")) if run.evaluations.is_dir() else []:
+            saved = json.loads(path.read_text(encoding="utf-8"))
+            rows.append(
+                {
+                    "run": str(run_dir),
+                    "preset": config.name,
+                    "decoding": path.stem,
+                    "bleu": saved["bleu"],
+                    "chrf": saved["chrf"],
+                    "bleu_folded": saved.get("bleu_folded"),
+                    "n": saved["n"],
+                }
+            )
+    return pd.DataFrame(rows)

@@ -1,0 +1,31 @@
+"""Exporting a run as a standalone SavedModel (TensorFlow + tensorflow-text, no seqlib).
+
+Signatures:
+    translate / serving_default: text string (batch,) -> translation string (batch,), greedy.
+    translate_beam: text string (batch,), beam_width int32 scalar, n_best int32 scalar
+        -> translations string (batch, n_best), scores float32 (batch, n_best).
+The module's other functions (greedy, beam, sample) are saved too and callable
+after `tf.saved_model.load`.
+"""
+
+from pathlib import Path
+
+import tensorflow as tf
+
+from seqlib.errors import SeqlibError
+from seqlib.rundir import load_translator
+
+
+def export(run_dir, out):
+    """Writes the SavedModel of run_dir's translator to `out` and returns its path."""
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise SeqlibError(f"{out} exists and is not empty; choose a new export directory")
+    translator = load_translator(run_dir)
+    signatures = {
+        "serving_default": translator.translate.get_concrete_function(),
+        "translate": translator.translate.get_concrete_function(),
+        "translate_beam": translator.translate_beam.get_concrete_function(),
+    }
+    tf.saved_model.save(translator, str(out), signatures=signatures)
+    return out

@@ -1,0 +1,89 @@
+"""The command line as a user runs it: subprocesses, exit codes, one line errors."""
+
+import json
+
+import pytest
+from conftest import run_seqlib
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("cli") / "run"
+    done = run_seqlib("train", "--config", "tiny", "--out", run_dir, "--epochs", "1", "--max-pairs", "2000")
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    return run_dir
+
+
+def test_help_on_every_verb():
+    for verb in ("train", "translate", "evaluate", "export", "quiz"):
+        done = run_seqlib(verb, "--help")
+        assert done.returncode == 0 and b"usage" in done.stdout, verb
+
+
+def test_train_then_translate_from_stdin_keeps_lines_aligned(cli_run):
+    done = run_seqlib("translate", "--model", cli_run, input=b"Go.\n\nI am cold.\n   \nWho?\n")
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    lines = done.stdout.decode().split("\n")
+    assert len(lines) == 6 and lines[-1] == ""
+    assert lines[1] == "" and lines[3] == ""
+
+
+def test_translate_arguments_and_n_best(cli_run):
+    done = run_seqlib("translate", "--model", cli_run, "--beam", "3", "--n-best", "2", "Go.", "Hi.")
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    rows = [line.split("\t") for line in done.stdout.decode().splitlines()]
+    assert [row[0] for row in rows] == ["0", "0", "1", "1"]
+    assert float(rows[0][1]) >= float(rows[1][1])
+
+
+def test_train_resumes_from_the_last_epoch(cli_run):
+    done = run_seqlib("train", "--config", "tiny", "--out", cli_run, "--epochs", "2", "--max-pairs", "2000")
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert b"resuming from epoch 1" in done.stderr
+    assert (cli_run / "checkpoints" / "epoch-0002.weights.h5").exists()
+    assert not (cli_run / "checkpoints" / "epoch-0001.weights.h5").exists()
+    assert (cli_run / "logs").is_dir()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["translate", "--model", "{run}", "--beam", "0", "Go."], b"--beam must be at least 1"),
+        (["translate", "--model", "{run}", "--beam", "2", "--n-best", "3", "Go."], b"--n-best 3 needs"),
+        (["translate", "--model", "{run}", "--n-best", "-1", "Go."], b"--n-best must be at least 1"),
+        (["translate", "--model", "{run}", "--temperature", "0", "Go."], b"--temperature must be greater than 0"),
+        (["translate", "--model", "{missing}", "Go."], b"no such run directory"),
+        (["train", "--config", "huge", "--out", "{missing}"], b"unknown preset 'huge': choose one of tiny, cpu, gpu"),
+        (["train", "--config", "tiny", "--out", "{missing}", "--epochs", "0"], b"--epochs must be at least 1"),
+        (["train", "--config", "tiny", "--out", "{missing}", "--time-budget", "-5"], b"--time-budget must be a positive"),
+    ],
+)
+def test_usage_errors_are_one_line_with_status_2(cli_run, tmp_path, args, message):
+    args = [arg.format(run=cli_run, missing=tmp_path / "nothing") for arg in args]
+    done = run_seqlib(*args)
+    assert done.returncode == 2
+    assert message in done.stderr
+    assert b"Traceback" not in done.stderr
+
+
+def test_non_utf8_stdin_names_the_line(cli_run):
+    done = run_seqlib("translate", "--model", cli_run, input=b"Go.\nHi \xff there\n")
+    assert done.returncode == 2
+    assert b"standard input line 2: not valid UTF-8" in done.stderr
+
+
+def test_no_input_at_all_is_an_error(cli_run):
+    done = run_seqlib("translate", "--model", cli_run, input=b"")
+    assert done.returncode == 2 and b"no text to translate" in done.stderr
+
+
+def test_evaluate_json(cli_run):
+    done = run_seqlib("evaluate", "--model", cli_run, "--json", "--limit", "20")
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    result = json.loads(done.stdout)
+    for key in ("bleu", "chrf", "n", "decoding", "beam_width", "bleu_signature"):
+        assert key in result
+    assert result["n"] == 20
+    assert (cli_run / "evaluations" / "greedy.json").exists()
+    done = run_seqlib("evaluate", "--compare", cli_run)
+    assert done.returncode == 0 and b"greedy" in done.stdout

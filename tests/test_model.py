@@ -1,0 +1,100 @@
+import math
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from seqlib.attention import LuongAttention
+from seqlib.config import PRESETS
+from seqlib.losses import MaskedAccuracy, masked_accuracy, masked_loss
+from seqlib.model import build_inference_models, build_training_model, compile_model
+
+CONFIG = PRESETS["tiny"]
+SOURCE_VOCAB, TARGET_VOCAB = 50, 60
+
+
+def batch(seed=0, batch_size=8, source_length=7, target_length=6):
+    rng = np.random.default_rng(seed)
+    context = rng.integers(2, SOURCE_VOCAB, (batch_size, source_length))
+    context[: batch_size // 2, source_length - 2 :] = 0
+    target = rng.integers(4, TARGET_VOCAB, (batch_size, target_length + 1))
+    target[:, 0] = 2
+    target[: batch_size // 2, target_length - 2] = 3
+    target[: batch_size // 2, target_length - 1 :] = 0
+    target = tf.constant(target, tf.int32)
+    return tf.constant(context, tf.int32), target[:, :-1], target[:, 1:]
+
+
+@pytest.fixture
+def model():
+    keras.utils.set_random_seed(1)
+    return build_training_model(CONFIG, SOURCE_VOCAB, TARGET_VOCAB)
+
+
+def test_untrained_loss_is_about_log_vocab(model):
+    context, target_in, target_out = batch()
+    loss = float(masked_loss(target_out, model([context, target_in])))
+    assert abs(loss - math.log(TARGET_VOCAB)) < 0.1
+
+
+def test_padding_does_not_change_loss_or_accuracy(model):
+    context, target_in, target_out = batch()
+    padded_context = tf.pad(context, [[0, 0], [0, 3]])
+    padded_in, padded_out = tf.pad(target_in, [[0, 0], [0, 4]]), tf.pad(target_out, [[0, 0], [0, 4]])
+    logits = model([context, target_in])
+    padded_logits = model([padded_context, padded_in])
+    assert float(masked_loss(target_out, logits)) == pytest.approx(float(masked_loss(padded_out, padded_logits)), abs=1e-5)
+    assert float(masked_accuracy(target_out, logits)) == pytest.approx(float(masked_accuracy(padded_out, padded_logits)))
+    metric = MaskedAccuracy()
+    metric.update_state(padded_out, padded_logits)
+    assert float(metric.result()) == pytest.approx(float(masked_accuracy(target_out, logits)))
+
+
+def test_masked_accuracy_ignores_padding():
+    target_out = tf.constant([[5, 6, 0, 0]])
+    logits = tf.one_hot([[5, 7, 1, 1]], 10)
+    assert float(masked_accuracy(target_out, logits)) == pytest.approx(0.5)
+
+
+def test_tiny_model_overfits_one_batch(model):
+    context, target_in, target_out = batch()
+    compile_model(model, CONFIG.replace(learning_rate=1e-2))
+    history = model.fit((context, target_in), target_out, epochs=60, verbose=0)
+    assert history.history["loss"][-1] < 0.1
+    assert float(masked_accuracy(target_out, model([context, target_in]))) == 1.0
+
+
+def test_save_and_load_give_identical_logits(model, tmp_path):
+    context, target_in, _ = batch()
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras", safe_mode=True, compile=False)
+    np.testing.assert_array_equal(model([context, target_in]).numpy(), loaded([context, target_in]).numpy())
+
+
+def test_decoder_step_matches_training_model(model):
+    """One step at a time, fed the teacher-forced tokens, gives the training logits."""
+    context, target_in, _ = batch()
+    logits = model([context, target_in]).numpy()
+    inference = build_inference_models(model, CONFIG)
+    encoder_outputs, keys, state = inference.encoder(context)
+    for step in range(target_in.shape[1]):
+        step_logits, state, weights = inference.decoder_step([target_in[:, step : step + 1], state, encoder_outputs, keys, context])
+        np.testing.assert_allclose(step_logits.numpy(), logits[:, step], atol=1e-4)
+    # Attention never looks at source padding.
+    assert np.all(weights.numpy()[context.numpy() == 0] == 0)
+    np.testing.assert_allclose(weights.numpy().sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_attention_layer_config_round_trip():
+    layer = LuongAttention(name="attention")
+    clone = LuongAttention.from_config(layer.get_config())
+    assert clone.name == "attention"
+    query, keys, values = tf.random.normal([2, 3, 4]), tf.random.normal([2, 5, 4]), tf.random.normal([2, 5, 8])
+    tokens = tf.constant([[4, 5, 6, 0, 0], [4, 5, 6, 7, 8]])
+    context, weights = clone(query, keys, values, tokens)
+    assert context.shape == (2, 3, 8) and weights.shape == (2, 3, 5)
+
+
+def test_no_lambda_layers(model):
+    assert not any(isinstance(layer, keras.layers.Lambda) for layer in model.layers)

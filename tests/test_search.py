@@ -1,0 +1,133 @@
+"""Decoding loops with a scripted step function: fixed next-token probabilities."""
+
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from seqlib import search
+
+PAD, START, END, A, B, C = 0, 2, 3, 4, 5, 6
+VOCAB = 7
+# Next-token probabilities by previous token. Greedy takes A (0.5) then C (0.35):
+# 0.175 in all; the best sentence is B END (0.4 * 0.9 = 0.36).
+TRANSITIONS = {
+    START: {A: 0.5, B: 0.4, END: 0.1},
+    A: {C: 0.35, B: 0.33, A: 0.32},
+    B: {END: 0.9, A: 0.1},
+    C: {END: 0.99, A: 0.01},
+    END: {END: 1.0},
+}
+
+
+def transition_logits():
+    table = np.full((VOCAB, VOCAB), -1e4, np.float32)
+    for previous, nexts in TRANSITIONS.items():
+        for token, probability in nexts.items():
+            table[previous, token] = math.log(probability)
+    return tf.constant(table)
+
+
+LOGITS = transition_logits()
+CALLS = []
+
+
+def step_fn(tokens, state):
+    return tf.gather(LOGITS, tokens), {"steps": state["steps"] + 1}
+
+
+def start(batch_size=1):
+    return {"steps": tf.zeros([batch_size], tf.int32)}, tf.fill([batch_size], START)
+
+
+def test_greedy_follows_argmax_and_stops_at_end():
+    state, start_tokens = start(2)
+    result = search.greedy_search(step_fn, state, start_tokens, END, tf.constant(10))
+    assert result["tokens"].numpy().tolist() == [[A, C, END]] * 2
+    assert result["lengths"].numpy().tolist() == [3, 3]
+    assert result["scores"].numpy() == pytest.approx([math.log(0.5 * 0.35 * 0.99)] * 2, abs=1e-5)
+
+
+def test_greedy_respects_max_length():
+    state, start_tokens = start()
+    result = search.greedy_search(step_fn, state, start_tokens, END, tf.constant(2))
+    assert result["tokens"].numpy().tolist() == [[A, C]]
+
+
+def test_beam_finds_the_better_sentence_greedy_misses():
+    state, start_tokens = start()
+    result = search.beam_search(step_fn, state, start_tokens, END, tf.constant(10), beam_width=2, n_best=2)
+    assert result["tokens"].numpy()[0, 0, :2].tolist() == [B, END]
+    assert result["tokens"].numpy()[0, 1].tolist() == [A, C, END]
+
+
+def test_n_best_scores_are_summed_log_probabilities_best_first():
+    state, start_tokens = start()
+    result = search.beam_search(step_fn, state, start_tokens, END, tf.constant(10), beam_width=3, n_best=3, alpha=0.0)
+    scores = result["scores"].numpy()[0]
+    assert scores[0] == pytest.approx(math.log(0.4 * 0.9), abs=1e-5)
+    assert scores[1] == pytest.approx(math.log(0.5 * 0.35 * 0.99), abs=1e-5)
+    assert list(scores) == sorted(scores, reverse=True)
+    assert result["lengths"].numpy()[0, :2].tolist() == [2, 3]
+
+
+def test_finished_hypotheses_are_frozen():
+    state, start_tokens = start()
+    result = search.beam_search(step_fn, state, start_tokens, END, tf.constant(10), beam_width=2, n_best=2)
+    # B END stopped growing: only padding after the end token, score kept.
+    assert result["tokens"].numpy()[0, 0].tolist() == [B, END, PAD]
+
+
+def test_length_penalty_changes_the_ranking_as_the_formula_says():
+    state, start_tokens = start()
+    result = search.beam_search(step_fn, state, start_tokens, END, tf.constant(10), beam_width=2, n_best=2, alpha=5.0)
+    tokens, scores = result["tokens"].numpy()[0], result["scores"].numpy()[0]
+    # (5 + 3) / 6 grows faster than (5 + 2) / 6: the longer sentence now wins.
+    assert tokens[0].tolist() == [A, C, END]
+    assert scores[0] == pytest.approx(math.log(0.5 * 0.35 * 0.99) / (8 / 6) ** 5, abs=1e-5)
+    assert scores[1] == pytest.approx(math.log(0.4 * 0.9) / (7 / 6) ** 5, abs=1e-5)
+
+
+def test_beam_width_one_is_greedy():
+    rng = np.random.default_rng(0)
+    table = tf.constant(rng.normal(size=(VOCAB, VOCAB)) * 3, tf.float32)
+
+    def random_step(tokens, state):
+        # Depends on the step too, so paths differ between sentences.
+        return tf.gather(table, tokens) + tf.cast(state["steps"][:, None], tf.float32) * tf.gather(table, (tokens + 1) % VOCAB), {"steps": state["steps"] + 1}
+
+    state, start_tokens = start(4)
+    start_tokens = tf.constant([START, A, B, C])
+    greedy = search.greedy_search(random_step, state, start_tokens, END, tf.constant(12))
+    beam = search.beam_search(random_step, state, start_tokens, END, tf.constant(12), beam_width=1, n_best=1)
+    np.testing.assert_array_equal(greedy["tokens"].numpy(), beam["tokens"].numpy()[:, 0])
+    np.testing.assert_allclose(greedy["scores"].numpy(), beam["scores"].numpy()[:, 0], atol=1e-5)
+
+
+def test_sampling_near_zero_temperature_is_greedy_and_seeds_repeat():
+    state, start_tokens = start(16)
+    greedy = search.greedy_search(step_fn, state, start_tokens, END, tf.constant(10))
+    cold = search.sample(step_fn, state, start_tokens, END, tf.constant(10), temperature=1e-4, seed=3)
+    np.testing.assert_array_equal(cold["tokens"].numpy(), greedy["tokens"].numpy())
+    first = search.sample(step_fn, state, start_tokens, END, tf.constant(10), temperature=1.0, seed=5)
+    again = search.sample(step_fn, state, start_tokens, END, tf.constant(10), temperature=1.0, seed=5)
+    other = search.sample(step_fn, state, start_tokens, END, tf.constant(10), temperature=1.0, seed=6)
+    assert first["tokens"].numpy().tolist() == again["tokens"].numpy().tolist()
+    assert first["tokens"].numpy().tolist() != other["tokens"].numpy().tolist()
+
+
+def test_top_k_one_is_greedy():
+    state, start_tokens = start(8)
+    greedy = search.greedy_search(step_fn, state, start_tokens, END, tf.constant(10))
+    top1 = search.sample(step_fn, state, start_tokens, END, tf.constant(10), temperature=5.0, top_k=1, seed=1)
+    np.testing.assert_array_equal(top1["tokens"].numpy(), greedy["tokens"].numpy())
+
+
+def test_loops_compile_in_a_tf_function():
+    @tf.function
+    def decode(batch_size):
+        state, start_tokens = {"steps": tf.zeros([batch_size], tf.int32)}, tf.fill([batch_size], START)
+        return search.beam_search(step_fn, state, start_tokens, END, tf.constant(10), beam_width=2, n_best=1)["tokens"]
+
+    assert decode(tf.constant(3)).numpy()[:, 0, :2].tolist() == [[B, END]] * 3

@@ -1,0 +1,75 @@
+import os
+import subprocess
+import sys
+
+import numpy as np
+import tensorflow as tf
+
+from seqlib.export import export
+from seqlib.serving import translate_sentences
+
+SENTENCES = ["Go.", "I am cold.", "Who are you?", "", "We won!", "   ", "Tom is here."]
+
+
+def test_greedy_traces_once_for_new_batch_sizes_and_lengths(tiny_translator):
+    greedy = tiny_translator.greedy
+    greedy(tf.constant(["Go."]), tf.constant(0))
+    traced = greedy.experimental_get_tracing_count()
+    for size in (1, 3, 17):
+        sentences = [("I am cold and tired " * (1 + i % 4)).strip() for i in range(size)]
+        assert greedy(tf.constant(sentences), tf.constant(0))["translation"].shape == (size,)
+    assert greedy.experimental_get_tracing_count() == traced
+
+
+def test_beam_traces_once_for_new_widths(tiny_translator):
+    beam = tiny_translator.beam
+    beam(tf.constant(["Go."]), tf.constant(2), tf.constant(1), tf.constant(0.6), tf.constant(0))
+    traced = beam.experimental_get_tracing_count()
+    for width, sentences in ((1, ["Go."]), (4, ["Go.", "I am cold."]), (8, ["Hi."] * 5)):
+        out = beam(tf.constant(sentences), tf.constant(width), tf.constant(width), tf.constant(0.6), tf.constant(0))
+        assert out["translations"].shape == (len(sentences), width)
+    assert beam.experimental_get_tracing_count() == traced
+
+
+def test_empty_inputs_give_empty_outputs_in_order(tiny_translator):
+    out = [hyps[0][0] for hyps in translate_sentences(tiny_translator, SENTENCES)]
+    assert len(out) == len(SENTENCES)
+    assert out[3] == "" and out[5] == ""
+
+
+def test_beam_one_equals_greedy_on_the_model(tiny_translator):
+    greedy = [h[0][0] for h in translate_sentences(tiny_translator, SENTENCES)]
+    beam = [h[0][0] for h in translate_sentences(tiny_translator, SENTENCES, beam_width=1, alpha=0.0)]
+    assert greedy == beam
+
+
+def test_attention_weights_for_plotting(tiny_translator):
+    out = tiny_translator.greedy(tf.constant(["I am cold."]), tf.constant(0))
+    attention = out["attention"].numpy()[0]
+    assert attention.shape[0] == out["tokens"].shape[1]
+    np.testing.assert_allclose(attention.sum(axis=-1), 1.0, atol=1e-4)
+
+
+def test_export_runs_without_seqlib_and_matches(tiny_run, tiny_translator, tmp_path):
+    exported = export(tiny_run, tmp_path / "export")
+    expected_greedy = [h[0][0] for h in translate_sentences(tiny_translator, SENTENCES)]
+    expected_beam = [[text for text, _ in h] for h in translate_sentences(tiny_translator, SENTENCES, beam_width=3, n_best=2)]
+    script = f"""
+import importlib.util, json, sys
+import tensorflow as tf, tensorflow_text  # noqa: F401  registers the text ops
+assert importlib.util.find_spec("seqlib") is None, "seqlib must not be importable here"
+model = tf.saved_model.load({str(exported)!r})
+text = tf.constant({SENTENCES!r})
+greedy = [t.decode() for t in model.signatures["translate"](text=text)["translation"].numpy()]
+beam = model.signatures["translate_beam"](text=text, beam_width=tf.constant(3), n_best=tf.constant(2))
+beam = [[t.decode() for t in row] for row in beam["translations"].numpy()]
+print(json.dumps({{"greedy": greedy, "beam": beam}}))
+"""
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    import json
+
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["greedy"] == expected_greedy
+    assert result["beam"] == expected_beam
