@@ -31,6 +31,12 @@ def build_parser():
     train.add_argument("--max-pairs", type=positive_int, help="use only the first N pairs of the corpus")
     train.add_argument("--data", metavar="FILE", help="corpus of English<TAB>French lines (default: data/fra.txt.gz)")
     train.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop after the epoch that crosses this time")
+    train.add_argument(
+        "--strategy",
+        default="default",
+        choices=["default", "mirrored", "multiworker", "tpu"],
+        help="tf.distribute strategy (default: one device); the batch size is per replica",
+    )
 
     translate = verbs.add_parser("translate", help="translate sentences (arguments, or standard input one a line)")
     translate.add_argument("--model", required=True, metavar="RUN_DIR")
@@ -53,6 +59,12 @@ def build_parser():
     evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
     evaluate.add_argument("--compare", nargs="+", metavar="RUN_DIR", help="print a table of the saved evaluations of these runs")
 
+    bench = verbs.add_parser("bench", help="measure training and decoding speed on this machine")
+    bench.add_argument("--quick", action="store_true", help="fewer steps (under 2 minutes on 2 CPU cores)")
+    bench.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
+    bench.add_argument("--model", metavar="RUN_DIR", help="measure decoding on this trained run (default: an untrained model)")
+    bench.add_argument("--config", default="cpu", metavar="PRESET", help="preset whose model is measured (default cpu)")
+
     export = verbs.add_parser("export", help="write a SavedModel that TensorFlow can serve without seqlib")
     export.add_argument("--model", required=True, metavar="RUN_DIR")
     export.add_argument("--out", required=True, metavar="EXPORT_DIR")
@@ -73,6 +85,11 @@ def main(argv=None):
             return run_evaluate(args)
         if args.verb == "export":
             return run_export(args)
+        if args.verb == "bench":
+            from seqlib.bench import main as bench_main
+
+            bench_main(quick=args.quick, json_file=args.json, model_dir=args.model, preset=args.config)
+            return 0
     except (SeqlibError, UsageError) as error:
         print(f"seqlib {args.verb}: error: {error}", file=sys.stderr)
         return 2
@@ -91,7 +108,14 @@ def run_train(args):
         config = config.replace(epochs=args.epochs)
     if args.max_pairs is not None:
         config = config.replace(max_pairs=args.max_pairs)
-    train(config, args.out, data_path=args.data, time_budget=args.time_budget, verbose=2 if not sys.stderr.isatty() else "auto")
+    train(
+        config,
+        args.out,
+        data_path=args.data,
+        time_budget=args.time_budget,
+        verbose=2 if not sys.stderr.isatty() else "auto",
+        strategy=args.strategy,
+    )
     print(f"trained model saved in {args.out}", file=sys.stderr)
     return 0
 

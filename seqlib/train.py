@@ -11,6 +11,7 @@ import keras
 import tensorflow as tf
 
 from seqlib import data, vocabulary
+from seqlib.distribute import make_strategy
 from seqlib.errors import SeqlibError
 from seqlib.metrics import TargetTokens
 from seqlib.model import build_training_model, compile_model
@@ -143,7 +144,7 @@ def load_splits(config, data_path):
     return data.split_pairs(pairs, config.validation_fraction, config.test_fraction, config.seed)
 
 
-def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_callbacks=()):
+def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_callbacks=(), strategy="default"):
     """Trains `config` into run directory `out`, resuming if it holds a checkpoint.
 
     Args:
@@ -152,6 +153,8 @@ def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_c
         out: run directory path.
         data_path: corpus file; defaults to the bundled data/fra.txt.gz.
         time_budget: seconds; stop after the epoch that crosses it.
+        strategy: a name from seqlib.distribute.STRATEGIES; the global batch is
+            config.batch_size times the number of replicas.
 
     Returns:
         (keras.Model, keras History).
@@ -160,6 +163,7 @@ def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_c
         raise SeqlibError(f"--epochs must be at least 1, got {config.epochs}")
     if time_budget is not None and time_budget <= 0:
         raise SeqlibError(f"--time-budget must be a positive number of seconds, got {time_budget:g}")
+    strategy = make_strategy(strategy)
     run = prepare_run_directory(out)
     with training_lock(run):
         completed, checkpoint = run.latest_checkpoint()
@@ -199,7 +203,8 @@ def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_c
         def dataset(pairs, shuffle_seed, repeat):
             source, target = vectorize_pairs(pairs["english"], pairs["french"], source_vectorizer, target_vectorizer)
             source, target = keep_shorter_than(source, target, config.max_tokens)
-            return make_dataset(source, target, config.batch_size, shuffle_seed=shuffle_seed, repeat=repeat)
+            global_batch = config.batch_size * strategy.num_replicas_in_sync
+            return make_dataset(source, target, global_batch, shuffle_seed=shuffle_seed, repeat=repeat)
 
         repeat = config.steps_per_epoch is not None
         train_data = dataset(splits.train, config.seed, repeat)
@@ -207,11 +212,12 @@ def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_c
 
         if config.mixed_precision and tf.config.list_physical_devices("GPU"):
             keras.mixed_precision.set_global_policy("mixed_float16")
-        model = build_training_model(config, len(source_tokens) + 2, len(target_tokens) + 2)
-        compile_model(model, config, extra_metrics=[TargetTokens()])
-        if checkpoint is not None:
-            model.optimizer.build(model.trainable_variables)
-            model.load_weights(checkpoint)
+        with strategy.scope():
+            model = build_training_model(config, len(source_tokens) + 2, len(target_tokens) + 2)
+            compile_model(model, config, extra_metrics=[TargetTokens()])
+            if checkpoint is not None:
+                model.optimizer.build(model.trainable_variables)
+                model.load_weights(checkpoint)
 
         callbacks = [
             EpochCheckpoint(run),

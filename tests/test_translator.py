@@ -1,6 +1,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -73,3 +74,12 @@ print(json.dumps({{"greedy": greedy, "beam": beam}}))
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["greedy"] == expected_greedy
     assert result["beam"] == expected_beam
+
+
+def test_exported_model_survives_random_unicode(tiny_run, tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    from fuzz_export import fuzz
+
+    exported = export(tiny_run, tmp_path / "fuzz_export")
+    sent, _ = fuzz(str(exported), count=300, seed=1)
+    assert sent == 300

@@ -1,0 +1,230 @@
+"""`python -m seqlib bench`: training and decoding speed, side by side in one run.
+
+Every figure is measured here, now, on this machine; variants are compared in
+the same process because shared machines are noisy. Nothing is asserted: the
+report is the product.
+"""
+
+import json
+import platform
+import resource
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from seqlib import data, search, vocabulary
+from seqlib.config import get_preset
+from seqlib.model import InferenceModels, build_training_model, compile_model
+from seqlib.pipeline import keep_shorter_than, make_dataset, vectorize_pairs
+from seqlib.rundir import build_translator, load_translator
+from seqlib.vocabulary import END_ID, START_ID
+
+# Reference figures of the TensorFlow "NMT with attention" tutorial, measured on
+# this project's 2-core CPU machine (see the issues).
+TUTORIAL = {"train_tokens_per_s": 2560, "greedy_batch64_sentences_per_s": 1100, "greedy_batch1_ms": 3.5, "first_call_s": 0.74}
+
+
+def peak_rss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def matmul_peak_gflops(size=2048, repeats=10):
+    """The machine's float32 matmul throughput, as the ceiling for model FLOPs."""
+    a = tf.random.normal([size, size])
+    matmul = tf.function(lambda x: tf.matmul(x, x))
+    matmul(a).numpy()
+    started = time.perf_counter()
+    for _ in range(repeats):
+        result = matmul(a)
+    result.numpy()
+    return 2 * size**3 * repeats / (time.perf_counter() - started) / 1e9
+
+
+def training_flops_per_target_token(config, source_to_target_ratio=1.0, mean_source_length=8.0):
+    """Multiply-adds of the forward pass per target token, times 3 (forward + backward) times 2 (FLOPs a MAC).
+
+    Encoder work is counted per source token and scaled by the source/target length ratio.
+    """
+    embedding, units, vocab = config.embedding_dim, config.units, config.target_vocab_size
+    gru = 3 * (embedding * units + units * units)
+    encoder = 2 * gru + 2 * units * units  # both directions + attention keys
+    decoder = gru + mean_source_length * (units + 2 * units) + 3 * units * units + units * vocab
+    return 3 * 2 * (decoder + source_to_target_ratio * encoder)
+
+
+def sample_pairs(count, seed=0):
+    pairs = data.read_pairs()
+    return pairs.sample(min(count, len(pairs)), random_state=seed)
+
+
+def vectorized_sample(config, pairs):
+    """Pairs vectorized with vocabularies padded to the preset's sizes, so the
+    embedding and output layers cost what they cost in real training."""
+    source = vocabulary.build_vocabulary(list(pairs.english), config.source_vocab_size, 2)
+    target = vocabulary.build_vocabulary(list(pairs.french), config.target_vocab_size, 2, vocabulary.TARGET_SPECIAL_TOKENS)
+    source += [f"<unused{i}>" for i in range(config.source_vocab_size - 2 - len(source))]
+    target += [f"<unused{i}>" for i in range(config.target_vocab_size - 2 - len(target))]
+    ids = vectorize_pairs(
+        pairs.english, pairs.french, vocabulary.make_vectorizer(source, ragged=True), vocabulary.make_vectorizer(target, ragged=True)
+    )
+    return source, target, keep_shorter_than(*ids, config.max_tokens)
+
+
+def train_tokens_per_s(config, source_ids, target_ids, steps, bucketing=True, jit_compile=False):
+    """Target (non-padding) tokens per second of model.fit on the same batches."""
+    dataset = make_dataset(source_ids, target_ids, config.batch_size, shuffle_seed=1, bucketing=bucketing, repeat=True)
+    batches = list(dataset.take(steps + 3))
+    tokens = sum(int(tf.reduce_sum(tf.cast(target_out > 0, tf.int32))) for _, target_out in batches[3:])
+    model = build_training_model(config, config.source_vocab_size, config.target_vocab_size)
+    compile_model(model, config.replace(jit_compile=jit_compile))
+    for (context, target_in), target_out in batches[:3]:  # trace for the first shapes
+        model.train_on_batch((context, target_in), target_out)
+    started = time.perf_counter()
+    for (context, target_in), target_out in batches[3:]:
+        model.train_on_batch((context, target_in), target_out)
+    return tokens / (time.perf_counter() - started)
+
+
+def eager_greedy(models, context, max_length):
+    """The TF-tutorial way: a Python loop calling the decoder step eagerly."""
+    encoder_outputs, keys, state = models.encoder(context)
+    tokens = tf.fill([context.shape[0], 1], START_ID)
+    done = np.zeros(context.shape[0], bool)
+    for _ in range(max_length):
+        logits, state, _ = models.decoder_step([tokens, state, encoder_outputs, keys, context])
+        tokens = tf.cast(tf.argmax(logits, axis=-1)[:, tf.newaxis], tf.int32)
+        done |= tokens.numpy()[:, 0] == END_ID
+        if done.all():
+            break
+
+
+def timed(function, repeats):
+    function()
+    started = time.perf_counter()
+    for _ in range(repeats):
+        function()
+    return (time.perf_counter() - started) / repeats
+
+
+def run(quick=False, model_dir=None, preset="cpu"):
+    """Measures everything and returns the report (a dict)."""
+    config = get_preset(preset)
+    steps = 12 if quick else 60
+    report = {
+        "machine": f"{platform.processor() or platform.machine()}, {len(tf.config.list_physical_devices('CPU'))} CPU device(s), "
+        f"GPU: {[d.name for d in tf.config.list_physical_devices('GPU')] or 'none'}",
+        "preset": preset,
+        "quick": quick,
+        "tutorial_reference": TUTORIAL,
+    }
+    peak = matmul_peak_gflops()
+    report["matmul_peak_gflops"] = round(peak, 1)
+
+    pairs = sample_pairs(6000 if quick else 30000)
+    source_vocab, target_vocab, (source_ids, target_ids) = vectorized_sample(config, pairs)
+    variants = {"bucketing": dict(bucketing=True), "padding_to_longest": dict(bucketing=False)}
+    if not quick:
+        variants["bucketing_jit"] = dict(bucketing=True, jit_compile=True)
+    report["train_tokens_per_s"] = {}
+    for name, options in variants.items():
+        try:
+            report["train_tokens_per_s"][name] = round(train_tokens_per_s(config, source_ids, target_ids, steps, **options))
+        except Exception as error:  # XLA may refuse a graph; report it, do not hide it
+            report["train_tokens_per_s"][name] = f"failed: {type(error).__name__}: {str(error)[:200]}"
+    flops = training_flops_per_target_token(config)
+    report["model_flops_per_target_token"] = round(flops)
+    best = max(v for v in report["train_tokens_per_s"].values() if isinstance(v, (int, float)))
+    report["fraction_of_matmul_peak"] = round(best * flops / (peak * 1e9), 3)
+
+    # Decoding: a trained run decodes real lengths; without one, an untrained model
+    # of the preset's size decodes to a fixed length (reported).
+    if model_dir:
+        translator = load_translator(model_dir)
+        sentences = list(data.read_pairs(f"{model_dir}/test.tsv").english.drop_duplicates()[:256])
+        max_length = 0
+    else:
+        model = build_training_model(config, len(source_vocab) + 2, len(target_vocab) + 2)
+        translator = build_translator(model, config, source_vocab, target_vocab)
+        sentences = list(pairs.english[:256])
+        max_length = 16
+    report["decoding_model"] = model_dir or f"untrained {preset} model, {max_length} tokens a sentence"
+    text = {size: tf.constant((sentences * 64)[:size]) for size in (1, 64)}
+    length = tf.constant(max_length)
+
+    started = time.perf_counter()
+    translator.greedy(text[1], length)["translation"].numpy()
+    report["first_call_s"] = round(time.perf_counter() - started, 3)
+    repeats = 3 if quick else 10
+    greedy_1 = timed(lambda: translator.greedy(text[1], length)["translation"].numpy(), repeats * 5)
+    greedy_64 = timed(lambda: translator.greedy(text[64], length)["translation"].numpy(), repeats)
+    report["greedy_batch1_ms"] = round(1000 * greedy_1, 2)
+    report["greedy_sentences_per_s"] = {"batch_1": round(1 / greedy_1, 1), "batch_64": round(64 / greedy_64, 1)}
+
+    context = translator.vectorize(text[64])
+    inference = _inference_models(translator)
+    eager_64 = timed(lambda: eager_greedy(inference, context, max_length or int(2 * context.shape[1] + 10)), 1)
+    report["greedy_sentences_per_s"]["batch_64_eager_python_loop"] = round(64 / eager_64, 1)
+    report["greedy_sentences_per_s"]["batch_64_xla"] = _xla_greedy(translator, context, max_length or 2 * int(context.shape[1]) + 10, repeats)
+
+    report["beam_sentences_per_s"] = {}
+    for width in (4, 8):
+        beam = timed(
+            lambda width=width: translator.beam(text[64], tf.constant(width), tf.constant(1), tf.constant(0.6), length)["translations"].numpy(),
+            repeats,
+        )
+        report["beam_sentences_per_s"][f"beam_{width}_batch_64"] = round(64 / beam, 1)
+    report["peak_rss_mb"] = round(peak_rss_mb(), 1)
+    if tf.config.list_physical_devices("GPU"):
+        report["gpu_peak_memory_mb"] = round(tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20, 1)
+    return report
+
+
+def _inference_models(translator):
+    return InferenceModels(encoder=translator.encoder, decoder_step=translator.decoder_step)
+
+
+def _xla_greedy(translator, context, max_length, repeats):
+    """Greedy search's numeric part (encoder + loop, no string ops) under XLA."""
+
+    @tf.function(jit_compile=True)
+    def decode(context):
+        step, state = translator._encode(context, 1)
+        start = tf.fill([tf.shape(context)[0]], START_ID)
+        return search.greedy_search(step, state, start, END_ID, tf.constant(max_length))["tokens"]
+
+    try:
+        seconds = timed(lambda: decode(context).numpy(), repeats)
+        return round(context.shape[0] / seconds, 1)
+    except Exception as error:
+        return f"failed: {type(error).__name__}: {str(error).splitlines()[0][:200]}"
+
+
+def format_report(report):
+    lines = [f"seqlib bench — {report['machine']}, preset {report['preset']}{' (quick)' if report['quick'] else ''}"]
+    lines.append(f"  matmul peak                     {report['matmul_peak_gflops']:>10} GFLOP/s")
+    for name, value in report["train_tokens_per_s"].items():
+        lines.append(f"  train tokens/s  {name:<16} {value:>10}")
+    lines.append(f"  model FLOPs per target token    {report['model_flops_per_target_token']:>10}")
+    lines.append(f"  fraction of matmul peak         {report['fraction_of_matmul_peak']:>10}")
+    lines.append(f"  decoding model: {report['decoding_model']}")
+    lines.append(f"  first call (trace + run)        {report['first_call_s']:>10} s")
+    lines.append(f"  greedy batch 1 latency          {report['greedy_batch1_ms']:>10} ms")
+    for name, value in report["greedy_sentences_per_s"].items():
+        lines.append(f"  greedy sentences/s {name:<26} {value:>10}")
+    for name, value in report["beam_sentences_per_s"].items():
+        lines.append(f"  beam sentences/s   {name:<26} {value:>10}")
+    lines.append(f"  peak RSS                        {report['peak_rss_mb']:>10} MB")
+    if "gpu_peak_memory_mb" in report:
+        lines.append(f"  GPU peak memory                 {report['gpu_peak_memory_mb']:>10} MB")
+    lines.append(f"  TF tutorial on this CPU: {report['tutorial_reference']}")
+    return "\n".join(lines)
+
+
+def main(quick=False, json_file=None, model_dir=None, preset="cpu"):
+    report = run(quick=quick, model_dir=model_dir, preset=preset)
+    print(format_report(report))
+    if json_file:
+        with open(json_file, "w", encoding="utf-8") as file:
+            json.dump(report, file, indent=2)
+    return report
