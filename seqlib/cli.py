@@ -3,8 +3,12 @@
 import argparse
 import os
 import sys
+import warnings
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the output
+# Keras warns about things seqlib does on purpose (a tf.data input with shuffle=True,
+# repeated datasets ending); users should see seqlib's messages, not these.
+warnings.filterwarnings("ignore", category=UserWarning, module="keras")
 
 
 class UsageError(Exception):
@@ -65,6 +69,10 @@ def build_parser():
     bench.add_argument("--model", metavar="RUN_DIR", help="measure decoding on this trained run (default: an untrained model)")
     bench.add_argument("--config", default="cpu", metavar="PRESET", help="preset whose model is measured (default cpu)")
 
+    from seqlib import quiz
+
+    quiz.add_parser(verbs)
+
     export = verbs.add_parser("export", help="write a SavedModel that TensorFlow can serve without seqlib")
     export.add_argument("--model", required=True, metavar="RUN_DIR")
     export.add_argument("--out", required=True, metavar="EXPORT_DIR")
@@ -85,6 +93,10 @@ def main(argv=None):
             return run_evaluate(args)
         if args.verb == "export":
             return run_export(args)
+        if args.verb == "quiz":
+            from seqlib import quiz
+
+            return quiz.run(args)
         if args.verb == "bench":
             from seqlib.bench import main as bench_main
 
@@ -124,7 +136,7 @@ def read_sentences(args):
     """Sentences from arguments or standard input (strict UTF-8, errors name the line)."""
     if args.text:
         return list(args.text)
-    if sys.stdin is None or sys.stdin.isatty() and False:
+    if sys.stdin is None:
         return []
     sentences = []
     for number, raw in enumerate(sys.stdin.buffer, start=1):

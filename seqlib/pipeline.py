@@ -48,7 +48,7 @@ def shift_for_teacher_forcing(target):
     return target[:, :-1], target[:, 1:]
 
 
-def make_dataset(source, target, batch_size, shuffle_seed=None, bucketing=True, repeat=False):
+def make_dataset(source, target, batch_size, shuffle_seed=None, bucketing=True, repeat=False, drop_remainder=False):
     """Batches vectorized pairs for `model.fit`.
 
     Args:
@@ -58,6 +58,8 @@ def make_dataset(source, target, batch_size, shuffle_seed=None, bucketing=True, 
         bucketing: batch sentences of similar length together so padding stays
             small; False pads every batch to its longest sentence (for benchmarks).
         repeat: repeat forever (for `steps_per_epoch`).
+        drop_remainder: drop each bucket's last, smaller batch; distributed
+            training needs batches that split evenly across replicas.
 
     Returns:
         tf.data.Dataset of ((context (batch, s), target_in (batch, t)), target_out (batch, t)).
@@ -75,9 +77,10 @@ def make_dataset(source, target, batch_size, shuffle_seed=None, bucketing=True, 
             element_length_func=lambda s, t: tf.maximum(tf.shape(s)[0], tf.shape(t)[0]),
             bucket_boundaries=list(BUCKET_BOUNDARIES),
             bucket_batch_sizes=[batch_size] * (len(BUCKET_BOUNDARIES) + 1),
+            drop_remainder=drop_remainder,
         )
     else:
-        dataset = dataset.padded_batch(batch_size)
+        dataset = dataset.padded_batch(batch_size, drop_remainder=drop_remainder)
 
     def to_teacher_forcing(context, target):
         target_in, target_out = shift_for_teacher_forcing(target)

@@ -203,8 +203,10 @@ def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_c
         def dataset(pairs, shuffle_seed, repeat):
             source, target = vectorize_pairs(pairs["english"], pairs["french"], source_vectorizer, target_vectorizer)
             source, target = keep_shorter_than(source, target, config.max_tokens)
-            global_batch = config.batch_size * strategy.num_replicas_in_sync
-            return make_dataset(source, target, global_batch, shuffle_seed=shuffle_seed, repeat=repeat)
+            replicas = strategy.num_replicas_in_sync
+            return make_dataset(
+                source, target, config.batch_size * replicas, shuffle_seed=shuffle_seed, repeat=repeat, drop_remainder=replicas > 1
+            )
 
         repeat = config.steps_per_epoch is not None
         train_data = dataset(splits.train, config.seed, repeat)
