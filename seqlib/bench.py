@@ -89,12 +89,12 @@ def train_tokens_per_s(config, source_ids, target_ids, steps, bucketing=True, ji
 def eager_greedy(models, context, max_length):
     """The TF-tutorial way: a Python loop calling the decoder step eagerly."""
     encoder_outputs, keys, state = models.encoder(context)
-    tokens = tf.fill([context.shape[0], 1], START_ID)
+    tokens = tf.fill([context.shape[0]], START_ID)
     done = np.zeros(context.shape[0], bool)
     for _ in range(max_length):
         logits, state, _ = models.decoder_step([tokens, state, encoder_outputs, keys, context])
-        tokens = tf.cast(tf.argmax(logits, axis=-1)[:, tf.newaxis], tf.int32)
-        done |= tokens.numpy()[:, 0] == END_ID
+        tokens = tf.cast(tf.argmax(logits, axis=-1), tf.int32)
+        done |= tokens.numpy() == END_ID
         if done.all():
             break
 
@@ -194,6 +194,11 @@ def _xla_greedy(translator, context, max_length, repeats):
         return search.greedy_search(step, state, start, END_ID, tf.constant(max_length))["tokens"]
 
     try:
+        tokens = decode(context)
+        # XLA must give the same tokens, or its speed means nothing.
+        expected = search.greedy_search(*translator._encode(context, 1), tf.fill([tf.shape(context)[0]], START_ID), END_ID, tf.constant(max_length))["tokens"]
+        if tokens.shape != expected.shape or not bool(tf.reduce_all(tokens == expected)):
+            return f"failed: XLA output differs from the compiled loop (shape {tokens.shape.as_list()} vs {expected.shape.as_list()})"
         seconds = timed(lambda: decode(context).numpy(), repeats)
         return round(context.shape[0] / seconds, 1)
     except Exception as error:

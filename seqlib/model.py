@@ -45,25 +45,29 @@ def build_training_model(config, source_vocab_size, target_vocab_size):
     encoder_state = keras.layers.Dense(units, activation="tanh", name="encoder_bridge")(both_states)
     attention_keys = keras.layers.Dense(units, use_bias=False, name="attention_keys")(encoder_outputs)
 
-    logits, _, _ = _decode(
-        target_in, encoder_state, encoder_outputs, attention_keys, context, config, source_vocab_size, target_vocab_size
+    # Decoder: reads the target shifted by one (teacher forcing), starting from
+    # the encoder's state, and attends over the encoder's outputs at every step.
+    target_vectors = keras.layers.Embedding(target_vocab_size, config.embedding_dim, mask_zero=True, name="target_embedding")(target_in)
+    target_vectors = keras.layers.Dropout(config.dropout_rate, name="target_dropout")(target_vectors)
+    decoder_outputs, _ = keras.layers.GRU(units, return_sequences=True, return_state=True, name="decoder_gru")(
+        target_vectors, initial_state=encoder_state
+    )
+    logits, _ = _attend_and_project(
+        decoder_outputs, encoder_outputs, attention_keys, context, config, target_vocab_size=target_vocab_size
     )
     return keras.Model(inputs=[context, target_in], outputs=logits, name="translator")
 
 
-def _decode(tokens, state, encoder_outputs, attention_keys, context, config, source_vocab_size, target_vocab_size, model=None):
-    """Wires the decoder, creating its layers or reusing `model`'s by name."""
+def _attend_and_project(decoder_outputs, encoder_outputs, attention_keys, context, config, target_vocab_size=None, model=None):
+    """Attention, the attention vector and the vocabulary projection.
+
+    Creates the layers, or reuses `model`'s (looked up by name) for inference.
+    Returns logits (batch, t, vocab) and attention weights (batch, t, s).
+    """
 
     def layer(name, make):
         return model.get_layer(name) if model is not None else make()
 
-    target_vectors = layer(
-        "target_embedding", lambda: keras.layers.Embedding(target_vocab_size, config.embedding_dim, mask_zero=True, name="target_embedding")
-    )(tokens)
-    target_vectors = layer("target_dropout", lambda: keras.layers.Dropout(config.dropout_rate, name="target_dropout"))(target_vectors)
-    decoder_outputs, decoder_state = layer(
-        "decoder_gru", lambda: keras.layers.GRU(config.units, return_sequences=True, return_state=True, name="decoder_gru")
-    )(target_vectors, initial_state=state)
     attended, attention_weights = layer("attention", lambda: LuongAttention(name="attention"))(
         decoder_outputs, attention_keys, encoder_outputs, context
     )
@@ -78,7 +82,7 @@ def _decode(tokens, state, encoder_outputs, attention_keys, context, config, sou
     attention_vector = layer("output_dropout", lambda: keras.layers.Dropout(config.dropout_rate, name="output_dropout"))(attention_vector)
     # float32 logits even under mixed precision: the softmax needs the range.
     logits = layer("logits", lambda: keras.layers.Dense(target_vocab_size, dtype="float32", name="logits"))(attention_vector)
-    return logits, decoder_state, attention_weights
+    return logits, attention_weights
 
 
 def compile_model(model, config, extra_metrics=()):
@@ -97,7 +101,7 @@ class InferenceModels:
 
     encoder: context int (batch, s) -> (encoder_outputs (batch, s, 2*units),
         attention_keys (batch, s, units), state (batch, units)).
-    decoder_step: (token int (batch, 1), state (batch, units), encoder_outputs,
+    decoder_step: (token int (batch,), state (batch, units), encoder_outputs,
         attention_keys, context) -> (logits (batch, vocab), state (batch, units),
         attention_weights (batch, s)).
     """
@@ -117,13 +121,17 @@ def build_inference_models(training_model, config):
     attention_keys = training_model.get_layer("attention_keys")(encoder_outputs)
     encoder = keras.Model(context, [encoder_outputs, attention_keys, encoder_state], name="encoder")
 
-    token = keras.Input(shape=(1,), dtype="int32", name="token")
+    token = keras.Input(shape=(), dtype="int32", name="token")
     state = keras.Input(shape=(units,), name="state")
     step_encoder_outputs = keras.Input(shape=(None, 2 * units), name="encoder_outputs")
     step_attention_keys = keras.Input(shape=(None, units), name="attention_keys")
     step_context = keras.Input(shape=(None,), dtype="int32", name="context")
-    logits, new_state, attention_weights = _decode(
-        token, state, step_encoder_outputs, step_attention_keys, step_context, config, None, None, model=training_model
+    token_vector = training_model.get_layer("target_embedding")(token)
+    # One step runs the GRU's cell directly: the GRU layer would wrap every step
+    # in a loop of its own, which costs more than the step on a CPU.
+    new_state, _ = training_model.get_layer("decoder_gru").cell(token_vector, [state])
+    logits, attention_weights = _attend_and_project(
+        keras.ops.expand_dims(new_state, 1), step_encoder_outputs, step_attention_keys, step_context, config, model=training_model
     )
     decoder_step = keras.Model(
         [token, state, step_encoder_outputs, step_attention_keys, step_context],

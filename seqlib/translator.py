@@ -71,7 +71,7 @@ class Translator(tf.Module):
 
         def step(tokens, state):
             logits, hidden, attention = self.decoder_step(
-                [tokens[:, tf.newaxis], state["hidden"], encoder_outputs, attention_keys, repeated_context], training=False
+                [tokens, state["hidden"], encoder_outputs, attention_keys, repeated_context], training=False
             )
             return tf.cast(logits, tf.float32) + self.forbidden, {"hidden": hidden, "attention": tf.cast(attention, tf.float32)}
 

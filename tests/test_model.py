@@ -79,7 +79,7 @@ def test_decoder_step_matches_training_model(model):
     inference = build_inference_models(model, CONFIG)
     encoder_outputs, keys, state = inference.encoder(context)
     for step in range(target_in.shape[1]):
-        step_logits, state, weights = inference.decoder_step([target_in[:, step : step + 1], state, encoder_outputs, keys, context])
+        step_logits, state, weights = inference.decoder_step([target_in[:, step], state, encoder_outputs, keys, context])
         np.testing.assert_allclose(step_logits.numpy(), logits[:, step], atol=1e-4)
     # Attention never looks at source padding.
     assert np.all(weights.numpy()[context.numpy() == 0] == 0)
