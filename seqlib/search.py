@@ -43,10 +43,10 @@ def _run_loop(step_fn, initial_state, start_tokens, end_id, max_length, choose, 
     def body(step, previous, state, finished, scores, lengths, tokens, records):
         logits, state = step_fn(previous, state)
         logits = tf.cast(logits, tf.float32)
-        log_probs = tf.nn.log_softmax(logits)
         chosen = tf.cast(choose(logits, step), tf.int32)
         chosen = tf.where(finished, tf.zeros_like(chosen), chosen)
-        chosen_log_prob = tf.gather(log_probs, chosen, batch_dims=1)
+        # log softmax of the chosen token only: cheaper than the whole row.
+        chosen_log_prob = tf.gather(logits, chosen, batch_dims=1) - tf.math.reduce_logsumexp(logits, axis=-1)
         scores += tf.where(finished, 0.0, chosen_log_prob)
         lengths += tf.cast(tf.logical_not(finished), tf.int32)
         tokens = tokens.write(step, chosen)
@@ -156,20 +156,26 @@ def beam_search(step_fn, initial_state, start_tokens, end_id, max_length, beam_w
 
     def body(step, previous, state, log_probs, finished, lengths, sequences):
         logits, state = step_fn(previous, state)
-        step_log_probs = tf.nn.log_softmax(tf.cast(logits, tf.float32))
-        vocab_size = tf.shape(step_log_probs)[-1]
-        step_log_probs = tf.reshape(step_log_probs, [batch_size, beam_width, vocab_size])
+        logits = tf.cast(logits, tf.float32)
+        # Each beam's k best continuations contain the k best of the whole
+        # (beam × vocab) grid, so the sort over vocab-sized rows happens per beam
+        # and only k × k candidates per sentence are ranked together.
+        best_logits, best_tokens = tf.math.top_k(logits, k=beam_width)
+        step_log_probs = best_logits - tf.math.reduce_logsumexp(logits, axis=-1, keepdims=True)
+        step_log_probs = tf.reshape(step_log_probs, [batch_size, beam_width, beam_width])
+        best_tokens = tf.reshape(best_tokens, [batch_size, beam_width, beam_width])
         # A finished hypothesis has one continuation, padding (id 0), at no cost.
-        frozen_row = tf.where(tf.range(vocab_size) == 0, 0.0, NEG_INF)
-        step_log_probs = tf.where(finished[:, :, tf.newaxis], frozen_row, step_log_probs)
+        first_only = tf.range(beam_width) == 0
+        frozen_log_probs = tf.where(first_only, 0.0, NEG_INF)
+        step_log_probs = tf.where(finished[:, :, tf.newaxis], frozen_log_probs, step_log_probs)
+        best_tokens = tf.where(finished[:, :, tf.newaxis] & first_only, 0, best_tokens)
         candidate_log_probs = log_probs[:, :, tf.newaxis] + step_log_probs
         candidate_lengths = lengths + tf.cast(tf.logical_not(finished), tf.int32)
         candidate_scores = candidate_log_probs / length_penalty(candidate_lengths, alpha)[:, :, tf.newaxis]
-        # Top-k over (beam × vocab) for each sentence.
-        flat_scores = tf.reshape(candidate_scores, [batch_size, beam_width * vocab_size])
+        flat_scores = tf.reshape(candidate_scores, [batch_size, beam_width * beam_width])
         _, best = tf.math.top_k(flat_scores, k=beam_width)
-        parent = best // vocab_size
-        token = best % vocab_size
+        parent = best // beam_width
+        token = tf.gather(tf.reshape(best_tokens, [batch_size, -1]), best, batch_dims=1)
 
         log_probs = tf.gather(tf.reshape(candidate_log_probs, [batch_size, -1]), best, batch_dims=1)
         lengths = tf.gather(candidate_lengths, parent, batch_dims=1)
