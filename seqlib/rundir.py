@@ -111,6 +111,11 @@ def load_translator(path, max_output_tokens=None):
     run, config, model = load_training_model(path)
     source_vocabulary = load_vocabulary(run.source_vocab)
     target_vocabulary = load_vocabulary(run.target_vocab)
+    if model.get_layer("decoder_gru").units != config.units:
+        raise RunDirError(
+            f"{run.config_file}: says units={config.units} but the model has "
+            f"{model.get_layer('decoder_gru').units}; the run is damaged, retrain it"
+        )
     expected = (len(source_vocabulary) + 2, len(target_vocabulary) + 2)
     found = (model.get_layer("source_embedding").input_dim, model.get_layer("logits").units)
     if expected != found:

@@ -121,6 +121,12 @@ def damaged_copy(finished_run, tmp_path, damage):
             b"run format 0",
         ),
         (lambda d: (d / "model.keras").write_bytes(b"garbage"), b"cannot load the model"),
+        (
+            lambda d: (d / "config.json").write_text(
+                (d / "config.json").read_text().replace('"units": 128', '"units": 96')
+            ),
+            b"says units=96 but the model has 128",
+        ),
     ],
 )
 def test_damaged_run_directories_get_a_clear_message(finished_run, tmp_path, damage, message):
