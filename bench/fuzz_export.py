@@ -38,7 +38,9 @@ def random_text(rng):
         return "".join(rng.choice(ALPHABETS[0]) for _ in range(rng.randint(2000, 20000)))
     if kind < 0.35:
         # Any code point except surrogates, which cannot be UTF-8 encoded.
-        return "".join(chr(rng.choice([rng.randint(0, 0xD7FF), rng.randint(0xE000, 0x10FFFF)])) for _ in range(rng.randint(1, 60)))
+        return "".join(
+            chr(rng.choice([rng.randint(0, 0xD7FF), rng.randint(0xE000, 0x10FFFF)])) for _ in range(rng.randint(1, 60))
+        )
     return "".join(rng.choice(rng.choice(ALPHABETS)) for _ in range(rng.randint(1, 80)))
 
 

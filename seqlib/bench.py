@@ -66,7 +66,10 @@ def vectorized_sample(config, pairs):
     source += [f"<unused{i}>" for i in range(config.source_vocab_size - 2 - len(source))]
     target += [f"<unused{i}>" for i in range(config.target_vocab_size - 2 - len(target))]
     ids = vectorize_pairs(
-        pairs.english, pairs.french, vocabulary.make_vectorizer(source, ragged=True), vocabulary.make_vectorizer(target, ragged=True)
+        pairs.english,
+        pairs.french,
+        vocabulary.make_vectorizer(source, ragged=True),
+        vocabulary.make_vectorizer(target, ragged=True),
     )
     return source, target, keep_shorter_than(*ids, config.max_tokens)
 
@@ -165,12 +168,16 @@ def run(quick=False, model_dir=None, preset="cpu"):
     inference = _inference_models(translator)
     eager_64 = timed(lambda: eager_greedy(inference, context, max_length or int(2 * context.shape[1] + 10)), 1)
     report["greedy_sentences_per_s"]["batch_64_eager_python_loop"] = round(64 / eager_64, 1)
-    report["greedy_sentences_per_s"]["batch_64_xla"] = _xla_greedy(translator, context, max_length or 2 * int(context.shape[1]) + 10, repeats)
+    report["greedy_sentences_per_s"]["batch_64_xla"] = _xla_greedy(
+        translator, context, max_length or 2 * int(context.shape[1]) + 10, repeats
+    )
 
     report["beam_sentences_per_s"] = {}
     for width in (4, 8):
         beam = timed(
-            lambda width=width: translator.beam(text[64], tf.constant(width), tf.constant(1), tf.constant(0.6), length)["translations"].numpy(),
+            lambda width=width: translator.beam(text[64], tf.constant(width), tf.constant(1), tf.constant(0.6), length)[
+                "translations"
+            ].numpy(),
             repeats,
         )
         report["beam_sentences_per_s"][f"beam_{width}_batch_64"] = round(64 / beam, 1)
@@ -196,7 +203,9 @@ def _xla_greedy(translator, context, max_length, repeats):
     try:
         tokens = decode(context)
         # XLA must give the same tokens, or its speed means nothing.
-        expected = search.greedy_search(*translator._encode(context, 1), tf.fill([tf.shape(context)[0]], START_ID), END_ID, tf.constant(max_length))["tokens"]
+        expected = search.greedy_search(
+            *translator._encode(context, 1), tf.fill([tf.shape(context)[0]], START_ID), END_ID, tf.constant(max_length)
+        )["tokens"]
         if tokens.shape != expected.shape or not bool(tf.reduce_all(tokens == expected)):
             return f"failed: XLA output differs from the compiled loop (shape {tokens.shape.as_list()} vs {expected.shape.as_list()})"
         seconds = timed(lambda: decode(context).numpy(), repeats)

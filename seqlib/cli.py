@@ -30,7 +30,9 @@ def build_parser():
 
     train = verbs.add_parser("train", help="train a model into a run directory (resumes if it exists)")
     train.add_argument("--config", required=True, metavar="PRESET", help=f"preset: {', '.join(PRESETS)}")
-    train.add_argument("--out", required=True, metavar="RUN_DIR", help="run directory (created; resumed if it holds a checkpoint)")
+    train.add_argument(
+        "--out", required=True, metavar="RUN_DIR", help="run directory (created; resumed if it holds a checkpoint)"
+    )
     train.add_argument("--epochs", type=int, help="number of epochs (default: the preset's)")
     train.add_argument("--max-pairs", type=positive_int, help="use only the first N pairs of the corpus")
     train.add_argument("--data", metavar="FILE", help="corpus of English<TAB>French lines (default: data/fra.txt.gz)")
@@ -216,8 +218,12 @@ def run_evaluate(args):
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"BLEU {result['bleu']:.2f}  chrF {result['chrf']:.2f}  (lower-cased, accents stripped: BLEU {result['bleu_folded']:.2f})")
-    print(f"{result['n']} distinct sources from {result['pairs']}, {result['decoding']} decoding (beam {result['beam_width']}), {result['sentences_per_s']} sentences/s")
+    print(
+        f"BLEU {result['bleu']:.2f}  chrF {result['chrf']:.2f}  (lower-cased, accents stripped: BLEU {result['bleu_folded']:.2f})"
+    )
+    print(
+        f"{result['n']} distinct sources from {result['pairs']}, {result['decoding']} decoding (beam {result['beam_width']}), {result['sentences_per_s']} sentences/s"
+    )
     print(f"sacreBLEU: {result['bleu_signature']}")
     print(f"           {result['chrf_signature']}")
     ranked = examples.sort_values("sentence_bleu", ascending=False)

@@ -35,7 +35,9 @@ def build_training_model(config, source_vocab_size, target_vocab_size):
     target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
 
     # Encoder: the source sentence becomes a sequence of vectors and one state.
-    source_vectors = keras.layers.Embedding(source_vocab_size, config.embedding_dim, mask_zero=True, name="source_embedding")(context)
+    source_vectors = keras.layers.Embedding(source_vocab_size, config.embedding_dim, mask_zero=True, name="source_embedding")(
+        context
+    )
     source_vectors = keras.layers.Dropout(config.dropout_rate, name="source_dropout")(source_vectors)
     encoder_outputs, forward_state, backward_state = keras.layers.Bidirectional(
         keras.layers.GRU(units, return_sequences=True, return_state=True), name="encoder_gru"
@@ -47,7 +49,9 @@ def build_training_model(config, source_vocab_size, target_vocab_size):
 
     # Decoder: reads the target shifted by one (teacher forcing), starting from
     # the encoder's state, and attends over the encoder's outputs at every step.
-    target_vectors = keras.layers.Embedding(target_vocab_size, config.embedding_dim, mask_zero=True, name="target_embedding")(target_in)
+    target_vectors = keras.layers.Embedding(target_vocab_size, config.embedding_dim, mask_zero=True, name="target_embedding")(
+        target_in
+    )
     target_vectors = keras.layers.Dropout(config.dropout_rate, name="target_dropout")(target_vectors)
     decoder_outputs, _ = keras.layers.GRU(units, return_sequences=True, return_state=True, name="decoder_gru")(
         target_vectors, initial_state=encoder_state
@@ -79,7 +83,9 @@ def _attend_and_project(decoder_outputs, encoder_outputs, attention_keys, contex
     # sat at the unigram loss for hundreds of steps (measured: 5.4 vs 2.5 after
     # 400 steps on 40k pairs), as the tanh outputs give the logits too little range.
     attention_vector = layer("output_norm", lambda: keras.layers.LayerNormalization(name="output_norm"))(attention_vector)
-    attention_vector = layer("output_dropout", lambda: keras.layers.Dropout(config.dropout_rate, name="output_dropout"))(attention_vector)
+    attention_vector = layer("output_dropout", lambda: keras.layers.Dropout(config.dropout_rate, name="output_dropout"))(
+        attention_vector
+    )
     # float32 logits even under mixed precision: the softmax needs the range.
     logits = layer("logits", lambda: keras.layers.Dense(target_vocab_size, dtype="float32", name="logits"))(attention_vector)
     return logits, attention_weights

@@ -1,14 +1,14 @@
 """The run directory: everything a training run makes, and all that serving needs.
 
-    RUN_DIR/
-      config.json          seqlib format version, TrainConfig, data file
-      source_vocab.txt     English tokens, one a line (ids from 2 on)
-      target_vocab.txt     French tokens, [START] and [END] first
-      test.tsv             the held-out test pairs (English<TAB>French)
-      model.keras          the latest trained model (safe_mode loadable)
-      checkpoints/         epoch-NNNN.weights.h5: weights and optimizer state
-      logs/                TensorBoard event files
-      train.lock           present while a training runs
+RUN_DIR/
+  config.json          seqlib format version, TrainConfig, data file
+  source_vocab.txt     English tokens, one a line (ids from 2 on)
+  target_vocab.txt     French tokens, [START] and [END] first
+  test.tsv             the held-out test pairs (English<TAB>French)
+  model.keras          the latest trained model (safe_mode loadable)
+  checkpoints/         epoch-NNNN.weights.h5: weights and optimizer state
+  logs/                TensorBoard event files
+  train.lock           present while a training runs
 """
 
 import json

@@ -144,9 +144,7 @@ def beam_search(step_fn, initial_state, start_tokens, end_id, max_length, beam_w
     previous = tf.repeat(tf.cast(start_tokens, tf.int32), beam_width)
     # Only beam 0 is live at the start, so the first step does not pick k copies
     # of the same token.
-    log_probs = tf.tile(
-        tf.concat([[0.0], tf.fill([beam_width - 1], NEG_INF)], 0)[tf.newaxis], [batch_size, 1]
-    )
+    log_probs = tf.tile(tf.concat([[0.0], tf.fill([beam_width - 1], NEG_INF)], 0)[tf.newaxis], [batch_size, 1])
     finished = tf.zeros([batch_size, beam_width], tf.bool)
     lengths = tf.zeros([batch_size, beam_width], tf.int32)
     sequences = tf.zeros([batch_size, beam_width, 0], tf.int32)

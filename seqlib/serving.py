@@ -42,10 +42,14 @@ def translate_sentences(
         batch = [sentence[:MAX_INPUT_CHARACTERS] for sentence in batch]
         text = tf.constant(batch, tf.string)
         if temperature is not None:
-            result = translator.sample(text, tf.constant(temperature, tf.float32), tf.constant(top_k), tf.constant(seed), max_length)
+            result = translator.sample(
+                text, tf.constant(temperature, tf.float32), tf.constant(top_k), tf.constant(seed), max_length
+            )
             rows = zip(result["translation"].numpy()[:, None], result["scores"].numpy()[:, None])
         elif beam_width is not None:
-            result = translator.beam(text, tf.constant(beam_width), tf.constant(n_best), tf.constant(alpha, tf.float32), max_length)
+            result = translator.beam(
+                text, tf.constant(beam_width), tf.constant(n_best), tf.constant(alpha, tf.float32), max_length
+            )
             rows = zip(result["translations"].numpy(), result["scores"].numpy())
         else:
             result = translator.greedy(text, max_length)

@@ -14,7 +14,7 @@ import tensorflow_text as tf_text
 
 # Punctuation that becomes a token of its own. Brackets are included so that user
 # text can never spell a special token such as "[START]".
-PUNCTUATION = "[.?!,;:¿¡«»\"()\\[\\]…]"
+PUNCTUATION = '[.?!,;:¿¡«»"()\\[\\]…]'
 START_TOKEN = "[START]"
 END_TOKEN = "[END]"
 

@@ -134,9 +134,7 @@ def monitor_for(model, config, validation, source_tokens, target_tokens, run, sa
     sources, references = data.group_references(validation)
     chosen = sorted(random.Random(config.seed).sample(range(len(sources)), min(sample_size, len(sources))))
     translator = build_translator(model, config, source_tokens, target_tokens)
-    return TranslationMonitor(
-        translator, run.logs, [sources[i] for i in chosen], [references[i] for i in chosen], config=config
-    )
+    return TranslationMonitor(translator, run.logs, [sources[i] for i in chosen], [references[i] for i in chosen], config=config)
 
 
 def load_splits(config, data_path):
@@ -181,9 +179,7 @@ def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_c
         keras.utils.set_random_seed(config.seed)
         splits = load_splits(config, data_path)
         if checkpoint is None:
-            source_tokens = vocabulary.build_vocabulary(
-                list(splits.train["english"]), config.source_vocab_size, config.min_count
-            )
+            source_tokens = vocabulary.build_vocabulary(list(splits.train["english"]), config.source_vocab_size, config.min_count)
             target_tokens = vocabulary.build_vocabulary(
                 list(splits.train["french"]), config.target_vocab_size, config.min_count, vocabulary.TARGET_SPECIAL_TOKENS
             )
@@ -205,7 +201,12 @@ def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_c
             source, target = keep_shorter_than(source, target, config.max_tokens)
             replicas = strategy.num_replicas_in_sync
             return make_dataset(
-                source, target, config.batch_size * replicas, shuffle_seed=shuffle_seed, repeat=repeat, drop_remainder=replicas > 1
+                source,
+                target,
+                config.batch_size * replicas,
+                shuffle_seed=shuffle_seed,
+                repeat=repeat,
+                drop_remainder=replicas > 1,
             )
 
         repeat = config.steps_per_epoch is not None

@@ -123,7 +123,12 @@ class Translator(tf.Module):
         start = tf.fill([tf.shape(context)[0]], START_ID)
         result = search.greedy_search(step, state, start, END_ID, self._max_length(context, max_length), record_key="attention")
         translation = self._blank_empty(self.to_text(result["tokens"]), context)
-        return {"translation": translation, "tokens": result["tokens"], "scores": result["scores"], "attention": result["records"]}
+        return {
+            "translation": translation,
+            "tokens": result["tokens"],
+            "scores": result["scores"],
+            "attention": result["records"],
+        }
 
     @tf.function(input_signature=[TEXT, FLOAT, INT, INT, INT])
     def sample(self, text, temperature, top_k, seed, max_length):
@@ -131,9 +136,7 @@ class Translator(tf.Module):
         context = self.vectorize(text)
         step, state = self._encode(context, 1)
         start = tf.fill([tf.shape(context)[0]], START_ID)
-        result = search.sample(
-            step, state, start, END_ID, self._max_length(context, max_length), temperature, top_k, seed
-        )
+        result = search.sample(step, state, start, END_ID, self._max_length(context, max_length), temperature, top_k, seed)
         return {"translation": self._blank_empty(self.to_text(result["tokens"]), context), "scores": result["scores"]}
 
     @tf.function(input_signature=[TEXT, INT, INT, FLOAT, INT])
@@ -145,8 +148,6 @@ class Translator(tf.Module):
         context = self.vectorize(text)
         step, state = self._encode(context, beam_width)
         start = tf.fill([tf.shape(context)[0]], START_ID)
-        result = search.beam_search(
-            step, state, start, END_ID, self._max_length(context, max_length), beam_width, n_best, alpha
-        )
+        result = search.beam_search(step, state, start, END_ID, self._max_length(context, max_length), beam_width, n_best, alpha)
         translations = self._blank_empty(self.to_text(result["tokens"]), context)
         return {"translations": translations, "scores": result["scores"]}

@@ -73,6 +73,4 @@ def make_vectorizer(vocabulary, ragged=False):
         keras.layers.TextVectorization mapping tf.string (batch,) to int64 ids
         (batch, s), padded with 0.
     """
-    return keras.layers.TextVectorization(
-        standardize=None, split="whitespace", vocabulary=vocabulary, ragged=ragged
-    )
+    return keras.layers.TextVectorization(standardize=None, split="whitespace", vocabulary=vocabulary, ragged=ragged)

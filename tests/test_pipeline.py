@@ -11,7 +11,10 @@ def tiny_vectorized():
     source_vocab = vocabulary.build_vocabulary(english, 100)
     target_vocab = vocabulary.build_vocabulary(french, 100, reserved=vocabulary.TARGET_SPECIAL_TOKENS)
     return vectorize_pairs(
-        english, french, vocabulary.make_vectorizer(source_vocab, ragged=True), vocabulary.make_vectorizer(target_vocab, ragged=True)
+        english,
+        french,
+        vocabulary.make_vectorizer(source_vocab, ragged=True),
+        vocabulary.make_vectorizer(target_vocab, ragged=True),
     )
 
 
@@ -48,7 +51,10 @@ def test_bucketing_keeps_padding_small():
     source_vocab = vocabulary.build_vocabulary(list(pairs.english), 2000)
     target_vocab = vocabulary.build_vocabulary(list(pairs.french), 2000, reserved=vocabulary.TARGET_SPECIAL_TOKENS)
     source, target = vectorize_pairs(
-        pairs.english, pairs.french, vocabulary.make_vectorizer(source_vocab, ragged=True), vocabulary.make_vectorizer(target_vocab, ragged=True)
+        pairs.english,
+        pairs.french,
+        vocabulary.make_vectorizer(source_vocab, ragged=True),
+        vocabulary.make_vectorizer(target_vocab, ragged=True),
     )
 
     def padding_share(bucketing):

@@ -122,9 +122,7 @@ def damaged_copy(finished_run, tmp_path, damage):
         ),
         (lambda d: (d / "model.keras").write_bytes(b"garbage"), b"cannot load the model"),
         (
-            lambda d: (d / "config.json").write_text(
-                (d / "config.json").read_text().replace('"units": 128', '"units": 96')
-            ),
+            lambda d: (d / "config.json").write_text((d / "config.json").read_text().replace('"units": 128', '"units": 96')),
             b"says units=96 but the model has 128",
         ),
     ],

@@ -95,7 +95,9 @@ def test_beam_width_one_is_greedy():
 
     def random_step(tokens, state):
         # Depends on the step too, so paths differ between sentences.
-        return tf.gather(table, tokens) + tf.cast(state["steps"][:, None], tf.float32) * tf.gather(table, (tokens + 1) % VOCAB), {"steps": state["steps"] + 1}
+        return tf.gather(table, tokens) + tf.cast(state["steps"][:, None], tf.float32) * tf.gather(table, (tokens + 1) % VOCAB), {
+            "steps": state["steps"] + 1
+        }
 
     state, start_tokens = start(4)
     start_tokens = tf.constant([START, A, B, C])
