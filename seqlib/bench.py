@@ -10,12 +10,13 @@ import platform
 import resource
 import time
 
+import keras
 import numpy as np
 import tensorflow as tf
 
 from seqlib import data, search, vocabulary
 from seqlib.config import get_preset
-from seqlib.model import InferenceModels, build_training_model, compile_model
+from seqlib.model import InferenceModels, build_training_model, compile_model, cudnn_eligible
 from seqlib.pipeline import keep_shorter_than, make_dataset, vectorize_pairs
 from seqlib.rundir import build_translator, load_translator
 from seqlib.vocabulary import END_ID, START_ID
@@ -74,8 +75,16 @@ def vectorized_sample(config, pairs):
     return source, target, keep_shorter_than(*ids, config.max_tokens)
 
 
-def train_tokens_per_s(config, source_ids, target_ids, steps, bucketing=True, jit_compile=False):
-    """Target (non-padding) tokens per second of model.fit on the same batches."""
+def train_tokens_per_s(config, source_ids, target_ids, steps, bucketing=True, jit_compile=False, mixed_precision=False):
+    """Target (non-padding) tokens per second of model training on the same batches."""
+    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
+    try:
+        return _train_tokens_per_s(config, source_ids, target_ids, steps, bucketing, jit_compile)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def _train_tokens_per_s(config, source_ids, target_ids, steps, bucketing, jit_compile):
     dataset = make_dataset(source_ids, target_ids, config.batch_size, shuffle_seed=1, bucketing=bucketing, repeat=True)
     batches = list(dataset.take(steps + 3))
     tokens = sum(int(tf.reduce_sum(tf.cast(target_out > 0, tf.int32))) for _, target_out in batches[3:])
@@ -129,6 +138,8 @@ def run(quick=False, model_dir=None, preset="cpu"):
     variants = {"bucketing": dict(bucketing=True), "padding_to_longest": dict(bucketing=False)}
     if not quick:
         variants["bucketing_jit"] = dict(bucketing=True, jit_compile=True)
+    if tf.config.list_physical_devices("GPU"):
+        variants["bucketing_mixed_float16"] = dict(bucketing=True, mixed_precision=True)
     report["train_tokens_per_s"] = {}
     for name, options in variants.items():
         try:
@@ -183,6 +194,8 @@ def run(quick=False, model_dir=None, preset="cpu"):
         report["beam_sentences_per_s"][f"beam_{width}_batch_64"] = round(64 / beam, 1)
     report["peak_rss_mb"] = round(peak_rss_mb(), 1)
     if tf.config.list_physical_devices("GPU"):
+        # On a GPU, Keras takes the cuDNN path when every GRU is eligible; say so, do not assume it.
+        report["cudnn_gru"] = cudnn_eligible(build_training_model(config, 100, 100))
         report["gpu_peak_memory_mb"] = round(tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20, 1)
     return report
 
@@ -229,6 +242,8 @@ def format_report(report):
     for name, value in report["beam_sentences_per_s"].items():
         lines.append(f"  beam sentences/s   {name:<26} {value:>10}")
     lines.append(f"  peak RSS                        {report['peak_rss_mb']:>10} MB")
+    if "cudnn_gru" in report:
+        lines.append(f"  cuDNN GRU kernel eligible       {report['cudnn_gru']}")
     if "gpu_peak_memory_mb" in report:
         lines.append(f"  GPU peak memory                 {report['gpu_peak_memory_mb']:>10} MB")
     lines.append(f"  TF tutorial on this CPU: {report['tutorial_reference']}")

@@ -145,3 +145,38 @@ def build_inference_models(training_model, config):
         name="decoder_step",
     )
     return InferenceModels(encoder=encoder, decoder_step=decoder_step)
+
+
+def gru_layers(model):
+    """Every GRU layer of the model, the encoder's two directions included."""
+    found = []
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Bidirectional):
+            found += [layer.forward_layer, layer.backward_layer]
+        elif isinstance(layer, keras.layers.GRU):
+            found.append(layer)
+    return found
+
+
+def cudnn_eligible(model):
+    """{GRU name: True if its arguments let Keras use the fused cuDNN kernel on a GPU}.
+
+    The kernel needs tanh/sigmoid activations, reset_after=True, a bias, no
+    unrolling and no recurrent dropout; Keras falls back silently otherwise.
+    """
+    from keras.src.backend.tensorflow.rnn import _do_gru_arguments_support_cudnn
+
+    return {
+        layer.name: bool(
+            _do_gru_arguments_support_cudnn(
+                activation=layer.cell.activation,
+                recurrent_activation=layer.cell.recurrent_activation,
+                unroll=layer.unroll,
+                use_bias=layer.cell.use_bias,
+                reset_after=layer.cell.reset_after,
+            )
+            and not layer.cell.recurrent_dropout
+            and layer.use_cudnn in ("auto", True)
+        )
+        for layer in gru_layers(model)
+    }

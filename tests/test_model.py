@@ -98,3 +98,10 @@ def test_attention_layer_config_round_trip():
 
 def test_no_lambda_layers(model):
     assert not any(isinstance(layer, keras.layers.Lambda) for layer in model.layers)
+
+
+def test_every_gru_can_take_the_cudnn_kernel(model):
+    from seqlib.model import cudnn_eligible
+
+    eligible = cudnn_eligible(model)
+    assert len(eligible) == 3 and all(eligible.values()), eligible
