@@ -24,6 +24,7 @@ solutions' outputs, execution counts and editor metadata in place, and
 import argparse
 import ast
 import copy
+import json
 import re
 import sys
 from pathlib import Path
@@ -33,6 +34,7 @@ import nbformat
 LABS = Path(__file__).resolve().parent
 SOLUTIONS = LABS / "solutions"
 _MARKER = re.compile(r"^(?P<indent>[ \t]*)### (?P<kind>BEGIN|END) (?P<region>SOLUTION|ANSWER)\b:?\s*(?P<hint>.*?)\s*$")
+_LINE_LENGTH = 130  # pyproject.toml's ruff line-length
 # Notebook metadata worth keeping: how to run it, and Colab's GPU request.
 _NOTEBOOK_METADATA = ("kernelspec", "language_info", "colab", "accelerator")
 
@@ -61,7 +63,12 @@ def strip_regions(source, where="cell"):
             open_marker = (region, number)
             if region == "SOLUTION":
                 message = "TODO: " + (hint or "write this part, then run the check below")
-                lines.append(f"{indent}raise NotImplementedError({message!r})")
+                literal = json.dumps(message, ensure_ascii=False)
+                stub = f"{indent}raise NotImplementedError({literal})"
+                if len(stub) > _LINE_LENGTH:
+                    # Wrapped as `ruff format` would, so the exercises stay formatted.
+                    stub = f"{indent}raise NotImplementedError(\n{indent}    {literal}\n{indent})"
+                lines.append(stub)
             else:
                 lines.append(f"{indent}# TODO{': ' + hint if hint else ': your answers here'}")
         else:
@@ -86,7 +93,9 @@ def _python_of(source):
 def clean(notebook):
     """A copy without outputs, execution counts or editor metadata (cell tags are kept)."""
     notebook = copy.deepcopy(notebook)
-    notebook.metadata = nbformat.from_dict({key: notebook.metadata[key] for key in _NOTEBOOK_METADATA if key in notebook.metadata})
+    notebook.metadata = nbformat.from_dict(
+        {key: notebook.metadata[key] for key in _NOTEBOOK_METADATA if key in notebook.metadata}
+    )
     if "language_info" in notebook.metadata:
         notebook.metadata.language_info = nbformat.from_dict({"name": notebook.metadata.language_info.get("name", "python")})
     for cell in notebook.cells:
@@ -112,7 +121,9 @@ def exercise_of(solution, name="notebook"):
             try:
                 ast.parse(_python_of(cell.source))
             except SyntaxError as error:
-                raise BuildError(f"{where}: the exercise version is not valid Python ({error.msg}, line {error.lineno})") from None
+                raise BuildError(
+                    f"{where}: the exercise version is not valid Python ({error.msg}, line {error.lineno})"
+                ) from None
     if total == 0:
         raise BuildError(f"{name}: no ### BEGIN SOLUTION region, so the exercise would equal the solution")
     first_markdown = next((cell for cell in exercise.cells if cell.cell_type == "markdown"), None)

@@ -116,6 +116,12 @@ def split_pairs(pairs, validation_fraction, test_fraction, seed):
     )
 
 
+def write_pairs(pairs, path):
+    """Writes pairs in the corpus format, `English<TAB>French` a line, unquoted."""
+    with open(path, "w", encoding="utf-8") as file:
+        file.writelines(f"{english}\t{french}\n" for english, french in zip(pairs["english"], pairs["french"]))
+
+
 def group_references(pairs):
     """Groups pairs by source sentence, keeping source order.
 

@@ -124,23 +124,30 @@ def _parse_question(entry, where):
 
     need(isinstance(entry, dict), "expected an object")
     identifier = entry.get("id")
-    need(isinstance(identifier, str) and _ID.match(identifier), f"'id' must be lower-case words joined by '-', got {identifier!r}")
+    need(
+        isinstance(identifier, str) and _ID.match(identifier), f"'id' must be lower-case words joined by '-', got {identifier!r}"
+    )
     where = f"{where} ({identifier})"
     need(isinstance(entry.get("lab"), int), "'lab' must be a lab number")
     need(isinstance(entry.get("question"), str) and entry["question"].strip(), "'question' must be non-empty text")
     options = entry.get("options")
     need(
-        isinstance(options, list) and 2 <= len(options) <= len(LETTERS) and all(isinstance(o, str) and o.strip() for o in options),
+        isinstance(options, list)
+        and 2 <= len(options) <= len(LETTERS)
+        and all(isinstance(o, str) and o.strip() for o in options),
         "'options' must be a list of 2 to 26 non-empty texts",
     )
     need(len(set(options)) == len(options), "two options have the same text")
     answers = entry.get("answers")
-    need(isinstance(answers, list) and answers and len(set(answers)) == len(answers), "'answers' must be a non-empty list of distinct option texts")
+    need(
+        isinstance(answers, list) and answers and len(set(answers)) == len(answers),
+        "'answers' must be a non-empty list of distinct option texts",
+    )
     unknown = [answer for answer in answers if answer not in options]
     need(not unknown, f"answers {unknown} are not among the options")
     multiple = entry.get("multiple", False)
     need(isinstance(multiple, bool), "'multiple' must be true or false")
-    need(multiple or len(answers) == 1, f"{len(answers)} answers but not marked \"multiple\": true")
+    need(multiple or len(answers) == 1, f'{len(answers)} answers but not marked "multiple": true')
     explanation = entry.get("explanation", "")
     need(isinstance(explanation, str), "'explanation' must be text")
     return Question(identifier, entry["lab"], entry["question"], tuple(options), frozenset(answers), multiple, explanation)
@@ -152,7 +159,9 @@ def select(questions, labs=None):
         return list(questions)
     chosen = [question for question in questions if question.lab in set(labs)]
     if not chosen:
-        raise QuizError(f"no questions for lab {', '.join(map(str, labs))}; labs in the bank: {sorted({q.lab for q in questions})}")
+        raise QuizError(
+            f"no questions for lab {', '.join(map(str, labs))}; labs in the bank: {sorted({q.lab for q in questions})}"
+        )
     return chosen
 
 
@@ -181,7 +190,9 @@ def resolve_answer(question, answer, where="answers"):
             index = LETTERS.find(part.upper()) if len(part) == 1 else -1
             if not 0 <= index < len(question.options):
                 valid = ", ".join(LETTERS[: len(question.options)])
-                raise QuizError(f"{where}, question {question.id!r}: {part!r} is not an option letter ({valid}) or an option's exact text")
+                raise QuizError(
+                    f"{where}, question {question.id!r}: {part!r} is not an option letter ({valid}) or an option's exact text"
+                )
             chosen.add(question.options[index])
     return frozenset(chosen)
 
@@ -333,7 +344,9 @@ def run(args, read=input, write=print):
             for outcome in report.outcomes:
                 if not outcome.correct:
                     question = outcome.question
-                    write(f"  ✗ {question.id}: chose {_letters(question, outcome.chosen)}, answer {_letters(question, question.answers)}")
+                    write(
+                        f"  ✗ {question.id}: chose {_letters(question, outcome.chosen)}, answer {_letters(question, question.answers)}"
+                    )
         return 0
     write(f"{len(questions)} questions. Answer with the option letter; multi-select questions need every right letter.\n")
     report = interactive(questions, seed=args.seed, read=read, write=write)

@@ -29,9 +29,10 @@ def standardize(text):
         tf.string Tensor (batch,): tokens separated by single spaces, e.g.
         "Qu’est-ce que c’est ?" -> "Qu' est-ce que c' est ?".
     """
-    text = tf_text.normalize_utf8(text, "NFKC")
     # Typographic apostrophes and the ASCII one are the same letter to a reader.
+    # Before NFKC, which would turn the acute accent ´ into a space and a combining mark.
     text = tf.strings.regex_replace(text, "[\u2019\u2018\u02bc\u00b4`]", "'")
+    text = tf_text.normalize_utf8(text, "NFKC")
     # Control and format characters (tabs, zero-width spaces) and NBSP/NNBSP are spaces.
     text = tf.strings.regex_replace(text, "[\\p{Cc}\\p{Cf}\\p{Z}]", " ")
     text = tf.strings.regex_replace(text, "(" + PUNCTUATION + ")", " \\1 ")

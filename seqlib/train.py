@@ -185,7 +185,7 @@ def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_c
             )
             vocabulary.save_vocabulary(source_tokens, run.source_vocab)
             vocabulary.save_vocabulary(target_tokens, run.target_vocab)
-            splits.test.to_csv(run.test_pairs, sep="\t", header=False, index=False)
+            data.write_pairs(splits.test, run.test_pairs)
             run.save_config(config, data_path)
         else:
             run.require(run.source_vocab, run.target_vocab)

@@ -78,3 +78,11 @@ def test_group_references_keeps_every_translation():
     sources, references = data.group_references(pairs)
     assert len(sources) == len(set(pairs.english))
     assert sum(len(refs) for refs in references) == len(pairs)
+
+
+def test_written_pairs_read_back_unchanged(tmp_path):
+    pairs = data.read_pairs(max_pairs=50)
+    pairs.loc[0, "english"] = 'He said "hi".'
+    pairs.loc[0, "french"] = "Il a dit « salut »."
+    data.write_pairs(pairs, tmp_path / "pairs.tsv")
+    assert data.read_pairs(tmp_path / "pairs.tsv").equals(pairs)

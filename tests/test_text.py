@@ -10,6 +10,7 @@ def standardized(*sentences):
 def test_accents_case_and_apostrophes_are_kept_and_unified():
     assert standardized("Qu\u2019est-ce que c'est\u00a0?") == ["Qu' est-ce que c' est ?"]
     assert standardized("L'été à Noël.") == ["L' été à Noël ."]
+    assert standardized("It´s") == ["It' s"]
 
 
 def test_nfkc_spaces_and_control_characters():

@@ -1,0 +1,160 @@
+"""The lab notebooks: generated exercises are up to date, every solution runs top to
+bottom on the tiny preset, and every exercise notebook fails only at its TODOs."""
+
+import importlib.util
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parent.parent
+LABS = ROOT / "labs"
+SOLUTIONS = sorted((LABS / "solutions").glob("[0-9][0-9]_*.ipynb"))
+# Generous per cell; a whole tiny notebook takes well under two minutes on a laptop CPU.
+CELL_TIMEOUT = 300
+STUB = re.compile(r'raise NotImplementedError\(\s*"TODO')
+
+
+def tags(cell):
+    return set(cell.metadata.get("tags", []))
+
+
+def inject_parameters(notebook, **parameters):
+    """Papermill's convention: a cell tagged `injected-parameters` right after the `parameters` cell."""
+    index = next(i for i, cell in enumerate(notebook.cells) if "parameters" in tags(cell))
+    source = "\n".join(f"{name} = {value!r}" for name, value in parameters.items())
+    notebook.cells.insert(index + 1, nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]}))
+    return notebook
+
+
+def execute(notebook, allow_errors=False):
+    """Runs a notebook in a fresh kernel from labs/, as a learner would; returns seconds taken."""
+    started = time.perf_counter()
+    NotebookClient(
+        notebook,
+        timeout=CELL_TIMEOUT,
+        kernel_name="python3",
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(LABS)}},
+    ).execute()
+    return time.perf_counter() - started
+
+
+def errors_of(cell):
+    return [output for output in cell.get("outputs", []) if output.output_type == "error"]
+
+
+def text_of(cell):
+    return "".join(output.get("text", "") for output in cell.get("outputs", []) if output.output_type == "stream")
+
+
+@pytest.fixture(scope="module")
+def lab_run_dir(tmp_path_factory):
+    """One run directory for the labs: lab 3 trains the tiny model into it, labs 4 and 5 reuse it."""
+    return tmp_path_factory.mktemp("lab_run") / "run"
+
+
+def tiny_parameters(run_dir):
+    return {"PRESET": "tiny", "RUN_DIR": str(run_dir), "SHOW_TENSORBOARD": False}
+
+
+def test_the_course_has_five_labs_each_with_an_exercise_notebook():
+    assert [path.name[:2] for path in SOLUTIONS] == ["01", "02", "03", "04", "05"]
+    for path in SOLUTIONS:
+        assert (LABS / path.name).is_file(), f"{path.name}: run python labs/build.py"
+
+
+def test_build_check_passes():
+    result = subprocess.run([sys.executable, "labs/build.py", "--check"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+def load_build():
+    """labs/build.py as a module (it is a script, not part of the package)."""
+    spec = importlib.util.spec_from_file_location("labs_build", LABS / "build.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_build_check_fails_on_a_stale_exercise(tmp_path, monkeypatch):
+    build = load_build()
+    solution = nbformat.read(SOLUTIONS[0], as_version=4)
+    exercise = build.exercise_of(build.clean(solution), SOLUTIONS[0].name)
+    stubs = [cell.source for cell in exercise.cells if "exercise" in tags(cell)]
+    assert stubs and all(STUB.search(source) and "### BEGIN" not in source for source in stubs)
+
+    (tmp_path / "solutions").mkdir()
+    (tmp_path / "solutions" / SOLUTIONS[0].name).write_text(SOLUTIONS[0].read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setattr(build, "LABS", tmp_path)
+    monkeypatch.setattr(build, "SOLUTIONS", tmp_path / "solutions")
+    assert build.main(["--check"]) == 1  # the exercise notebook is missing
+    assert build.main([]) == 0
+    assert build.main(["--check"]) == 0
+    stale = tmp_path / SOLUTIONS[0].name
+    stale.write_text(stale.read_text(encoding="utf-8").replace("TODO", "DONE"), encoding="utf-8")
+    assert build.main(["--check"]) == 1
+
+
+def test_build_rejects_unclosed_regions():
+    build = load_build()
+    source, regions = build.strip_regions("def f():\n    ### BEGIN SOLUTION: hint\n    return 1\n    ### END SOLUTION\n")
+    assert regions == 1 and source == 'def f():\n    raise NotImplementedError("TODO: hint")\n'
+    with pytest.raises(build.BuildError, match="never closed"):
+        build.strip_regions("def f():\n    ### BEGIN SOLUTION\n    return 1\n")
+    with pytest.raises(build.BuildError, match="without a matching"):
+        build.strip_regions("### END ANSWER\n")
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=[path.stem for path in SOLUTIONS])
+def test_solution_notebook_runs_top_to_bottom_on_tiny(path, lab_run_dir):
+    notebook = nbformat.read(path, as_version=4)
+    assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), "stored with outputs"
+    first_code = next(cell for cell in notebook.cells if cell.cell_type == "code")
+    assert "parameters" in tags(first_code) and "PRESET" in first_code.source
+    seconds = execute(inject_parameters(notebook, **tiny_parameters(lab_run_dir)))
+    print(f"{path.name}: {seconds:.0f} s")
+    for cell in notebook.cells:
+        if "check" in tags(cell):
+            assert "✓" in text_of(cell), f"a check failed on the solution:\n{cell.source}\n{text_of(cell)}"
+        if "quiz" in tags(cell) and "quiz.submit" in cell.source:
+            assert "(100%)" in text_of(cell), text_of(cell)
+
+
+@pytest.mark.parametrize("path", SOLUTIONS, ids=[path.stem for path in SOLUTIONS])
+def test_exercise_notebook_fails_only_at_its_todos(path, lab_run_dir):
+    exercise = nbformat.read(LABS / path.name, as_version=4)
+    nbformat.validate(exercise)
+    solution = nbformat.read(path, as_version=4)
+
+    # Statically: the same cells as the solution (which runs), except the stubs.
+    assert len(exercise.cells) == len(solution.cells)
+    first_markdown = next(i for i, cell in enumerate(solution.cells) if cell.cell_type == "markdown")
+    for index, (exercise_cell, solution_cell) in enumerate(zip(exercise.cells, solution.cells)):
+        assert not exercise_cell.get("outputs"), f"cell {index} stored with outputs"
+        if exercise_cell.source != solution_cell.source:
+            assert index == first_markdown or tags(solution_cell) & {"exercise", "quiz"}, (
+                f"cell {index} differs:\n{exercise_cell.source}"
+            )
+        if "exercise" in tags(exercise_cell):
+            assert STUB.search(exercise_cell.source), exercise_cell.source
+        assert "### BEGIN" not in exercise_cell.source and "### END" not in exercise_cell.source
+
+    # Dynamically: the setup, exercise, check and quiz cells run; each check cell
+    # stops at a TODO (NotImplementedError) and no other cell fails.
+    kept = [cell for cell in exercise.cells if tags(cell) & {"parameters", "setup", "exercise", "check", "quiz"}]
+    assert any("check" in tags(cell) for cell in kept)
+    pruned = inject_parameters(nbformat.v4.new_notebook(cells=kept, metadata=exercise.metadata), **tiny_parameters(lab_run_dir))
+    execute(pruned, allow_errors=True)
+    for cell in pruned.cells:
+        errors = errors_of(cell)
+        if "check" in tags(cell):
+            assert errors, f"this check passed on an unfinished exercise:\n{cell.source}"
+            assert errors[0].ename == "NotImplementedError" and errors[0].evalue.startswith("TODO"), errors[0]
+        else:
+            assert not errors, f"{sorted(tags(cell))} cell failed with {errors[0].ename}: {errors[0].evalue}\n{cell.source}"
