@@ -110,6 +110,12 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"seqlib {args.verb}: interrupted", file=sys.stderr)
         return 130
+    except OSError as error:
+        # A full disk or a vanished directory mid-run: the last complete checkpoint is
+        # still in place, so say what failed and how to go on.
+        where = f" ({error.filename})" if error.filename else ""
+        print(f"seqlib {args.verb}: error: {error.strerror or error}{where}; rerun the same command to resume", file=sys.stderr)
+        return 1
     return 0
 
 

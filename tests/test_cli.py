@@ -87,3 +87,21 @@ def test_evaluate_json(cli_run):
     assert (cli_run / "evaluations" / "greedy.json").exists()
     done = run_seqlib("evaluate", "--compare", cli_run)
     assert done.returncode == 0 and b"greedy" in done.stdout
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"Go.\tVa !\nHello.\tBonjour.\tSalut.\n", b"line 2: expected 'English<TAB>French', got 3 fields"),
+        (b"Go.\tVa !\nno tab here\n", b"line 2: expected 'English<TAB>French', got 1 field"),
+        (b"", b"holds no sentence pairs"),
+    ],
+)
+def test_bad_corpus_for_train_and_evaluate(cli_run, tmp_path, content, message):
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_bytes(content)
+    for args in (["train", "--config", "tiny", "--out", tmp_path / "run", "--data", corpus], ["evaluate", "--model", cli_run, "--pairs", corpus]):
+        done = run_seqlib(*args)
+        assert done.returncode == 2, done.stderr.decode()[-2000:]
+        assert message in done.stderr and str(corpus).encode() in done.stderr
+        assert b"Traceback" not in done.stderr
