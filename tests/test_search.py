@@ -133,3 +133,23 @@ def test_loops_compile_in_a_tf_function():
         return search.beam_search(step_fn, state, start_tokens, END, tf.constant(10), beam_width=2, n_best=1)["tokens"]
 
     assert decode(tf.constant(3)).numpy()[:, 0, :2].tolist() == [[B, END]] * 3
+
+
+@pytest.mark.parametrize("width", [5, 128, 129, 1000, 8003])
+@pytest.mark.parametrize("k", [1, 4, 5])
+def test_best_k_equals_tf_top_k(width, k):
+    k = min(k, width)
+    values = tf.random.stateless_normal([7, width], seed=[width, k])
+    # Ties across blocks: the lower index wins, as in tf.math.top_k.
+    values = tf.concat([values[:, :-1], tf.reduce_max(values, axis=1, keepdims=True)], axis=1)
+    expected_values, expected_indices = tf.math.top_k(values, k=k)
+    best_values, indices = search.best_k(values, tf.constant(k))
+    np.testing.assert_array_equal(best_values.numpy(), expected_values.numpy())
+    np.testing.assert_array_equal(indices.numpy(), expected_indices.numpy())
+
+
+def test_log_probabilities_equal_log_softmax():
+    logits = tf.random.stateless_normal([3, 50], seed=[1, 2]) * 4
+    tokens = tf.constant([[0, 7], [49, 3], [10, 10]])
+    expected = tf.gather(tf.nn.log_softmax(logits), tokens, batch_dims=1)
+    np.testing.assert_allclose(search.log_probabilities(logits, tokens).numpy(), expected.numpy(), atol=1e-5)
