@@ -114,7 +114,8 @@ def main(argv=None):
         # A full disk or a vanished directory mid-run: the last complete checkpoint is
         # still in place, so say what failed and how to go on.
         where = f" ({error.filename})" if error.filename else ""
-        print(f"seqlib {args.verb}: error: {error.strerror or error}{where}; rerun the same command to resume", file=sys.stderr)
+        hint = "; rerun the same command to resume" if args.verb == "train" else ""
+        print(f"seqlib {args.verb}: error: {error.strerror or error}{where}{hint}", file=sys.stderr)
         return 1
     return 0
 
@@ -169,6 +170,15 @@ def check_decoding_flags(args):
         raise UsageError("choose --beam (search) or --temperature (sampling), not both")
     if args.top_k < 0:
         raise UsageError(f"--top-k must be 0 (off) or more, got {args.top_k}")
+    if not 0 <= args.seed < 2**31:
+        raise UsageError(f"--seed must be between 0 and {2**31 - 1}, got {args.seed}")
+
+
+def check_beam_fits(translator, beam_width):
+    """More beams than target words cannot be filled; say so before decoding."""
+    words = int(translator.target_tokens.shape[0])
+    if beam_width is not None and beam_width > words:
+        raise UsageError(f"--beam {beam_width} is more than the model's {words} target words")
 
 
 def run_translate(args):
@@ -180,6 +190,7 @@ def run_translate(args):
     from seqlib.serving import translate_sentences
 
     translator = load_translator(args.model)
+    check_beam_fits(translator, args.beam)
     n_best = args.n_best or 1
     for index, hypotheses in enumerate(
         translate_sentences(
@@ -218,7 +229,13 @@ def run_evaluate(args):
         raise UsageError("give --model RUN_DIR (or --compare RUN_DIR ...)")
     if args.beam is not None and args.beam < 1:
         raise UsageError(f"--beam must be at least 1, got {args.beam}")
-    result = evaluate.evaluate_run(args.model, args.pairs, beam_width=args.beam, alpha=args.alpha, limit=args.limit)
+    from seqlib.rundir import load_translator
+
+    translator = load_translator(args.model)
+    check_beam_fits(translator, args.beam)
+    result = evaluate.evaluate_run(
+        args.model, args.pairs, beam_width=args.beam, alpha=args.alpha, limit=args.limit, translator=translator
+    )
     path = evaluate.save_result(args.model, result)
     examples = result.pop("examples")
     if args.json:

@@ -3,13 +3,18 @@
 import json
 import time
 import unicodedata
+from pathlib import Path
 
 import pandas as pd
 import sacrebleu
 
 from seqlib import data
+from seqlib.errors import SeqlibError
 from seqlib.rundir import RunDir, load_translator, write_atomically
 from seqlib.serving import translate_sentences
+
+# The GNMT length penalty's exponent used unless --alpha says otherwise.
+DEFAULT_ALPHA = 0.6
 
 
 def normalize_reference(text):
@@ -59,7 +64,7 @@ def score(hypotheses, references):
     }
 
 
-def evaluate_run(run_dir, pairs_file=None, beam_width=None, alpha=0.6, limit=None, batch_size=64, translator=None):
+def evaluate_run(run_dir, pairs_file=None, beam_width=None, alpha=DEFAULT_ALPHA, limit=None, batch_size=64, translator=None):
     """Translates every distinct source of a pairs file once and scores it.
 
     Args:
@@ -75,11 +80,12 @@ def evaluate_run(run_dir, pairs_file=None, beam_width=None, alpha=0.6, limit=Non
         references, hypothesis and sentence BLEU.
     """
     run = RunDir(run_dir)
+    # The run first: a wrong --model is named as such, not as a missing test.tsv.
+    translator = translator or load_translator(run_dir)
     pairs_path = pairs_file or run.test_pairs
     sources, references = data.group_references(data.read_pairs(pairs_path))
     if limit is not None:
         sources, references = sources[:limit], references[:limit]
-    translator = translator or load_translator(run_dir)
     started = time.perf_counter()
     hypotheses = [
         hypotheses[0][0]
@@ -90,6 +96,8 @@ def evaluate_run(run_dir, pairs_file=None, beam_width=None, alpha=0.6, limit=Non
     result.update(
         n=len(sources),
         pairs=str(pairs_path),
+        own_test_split=pairs_file is None,
+        limit=limit,
         decoding="greedy" if beam_width is None else "beam",
         beam_width=beam_width or 1,
         alpha=alpha if beam_width else None,
@@ -111,10 +119,21 @@ def evaluate_run(run_dir, pairs_file=None, beam_width=None, alpha=0.6, limit=Non
 
 
 def save_result(run_dir, result):
-    """Writes the scores (not the examples) to RUN_DIR/evaluations/<settings>.json."""
+    """Writes the scores (not the examples) to RUN_DIR/evaluations/<settings>.json.
+
+    The name holds every setting that changes the score (e.g. `beam4`,
+    `beam4-alpha1`, `greedy-first100`, `greedy-news`), so one evaluation never
+    overwrites another made differently.
+    """
     run = RunDir(run_dir)
     run.evaluations.mkdir(exist_ok=True)
-    name = f"{result['decoding']}{result['beam_width'] if result['decoding'] == 'beam' else ''}"
+    name = "greedy" if result["decoding"] == "greedy" else f"beam{result['beam_width']}"
+    if result.get("alpha") is not None and result["alpha"] != DEFAULT_ALPHA:
+        name += f"-alpha{result['alpha']:g}"
+    if not result.get("own_test_split", True):
+        name += "-" + Path(result["pairs"]).name.split(".")[0]
+    if result.get("limit") is not None:
+        name += f"-first{result['limit']}"
     path = run.evaluations / f"{name}.json"
     write_atomically(path, json.dumps({key: value for key, value in result.items() if key != "examples"}, indent=2))
     return path
@@ -127,7 +146,11 @@ def compare_runs(run_dirs):
         run = RunDir(run_dir)
         config, _ = run.load_config()
         for path in sorted(run.evaluations.glob("*.json")) if run.evaluations.is_dir() else []:
-            saved = json.loads(path.read_text(encoding="utf-8"))
+            try:
+                saved = json.loads(path.read_text(encoding="utf-8"))
+                saved["bleu"], saved["chrf"], saved["n"]
+            except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
+                raise SeqlibError(f"{path}: not a readable evaluation ({type(error).__name__}: {error}); delete it or evaluate again") from None
             rows.append(
                 {
                     "run": str(run_dir),

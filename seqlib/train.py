@@ -34,6 +34,8 @@ def training_lock(run):
         except FileExistsError:
             try:
                 owner = int(run.lock_file.read_text().strip() or 0)
+                if owner <= 0:
+                    raise ValueError("no process id in the lock file")
                 os.kill(owner, 0)
             except (ValueError, ProcessLookupError, FileNotFoundError):
                 # The process that held it is gone (killed): the lock is stale.
@@ -83,11 +85,14 @@ class EpochCheckpoint(keras.callbacks.Callback):
         self.run.checkpoints.mkdir(exist_ok=True)
         final = self.run.checkpoint_path(completed)
         temporary = final.with_name("partial-" + final.name)
-        self.model.save_weights(temporary)
-        os.replace(temporary, final)
+        # The model first: a kill between the two renames leaves a model one epoch
+        # ahead of the checkpoint, and resuming redoes that epoch; the other order
+        # would leave a finished run whose model.keras is an epoch behind.
         temporary_model = self.run.path / "partial-model.keras"
         self.model.save(temporary_model)
         os.replace(temporary_model, self.run.model_file)
+        self.model.save_weights(temporary)
+        os.replace(temporary, final)
         for older in self.run.checkpoints.glob("epoch-*.weights.h5"):
             if older != final:
                 older.unlink(missing_ok=True)
@@ -167,12 +172,21 @@ def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_c
         completed, checkpoint = run.latest_checkpoint()
         if checkpoint is not None:
             saved_config, saved_data = run.load_config()
-            if data_path is not None and Path(data_path).resolve() != Path(saved_data).resolve():
+            if saved_data is None or not Path(saved_data).is_file():
+                if data_path is None:
+                    raise SeqlibError(
+                        f"{run.path} was trained on {saved_data or 'a file it does not name'}, which is not there now; "
+                        "pass --data FILE with the same corpus to continue"
+                    )
+            elif data_path is not None and Path(data_path).resolve() != Path(saved_data).resolve():
                 say(f"note: {run.path} was trained on {saved_data}; continuing with that file, not {data_path}")
+                data_path = saved_data
+            else:
+                data_path = saved_data
             config = saved_config.replace(epochs=config.epochs)
-            data_path = Path(saved_data)
             if completed >= config.epochs:
                 say(f"{run.path} already holds {completed} of {config.epochs} epochs; nothing to do")
+                run.require(run.model_file)
                 return keras.models.load_model(run.model_file, compile=False), None
             say(f"resuming from epoch {completed}")
         data_path = Path(data_path) if data_path is not None else data.DEFAULT_CORPUS
@@ -186,12 +200,12 @@ def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_c
             vocabulary.save_vocabulary(source_tokens, run.source_vocab)
             vocabulary.save_vocabulary(target_tokens, run.target_vocab)
             data.write_pairs(splits.test, run.test_pairs)
-            run.save_config(config, data_path)
         else:
             run.require(run.source_vocab, run.target_vocab)
             source_tokens = vocabulary.load_vocabulary(run.source_vocab)
             target_tokens = vocabulary.load_vocabulary(run.target_vocab)
-        run.save_config(config, data_path)
+        # Absolute, so that resuming from another working directory finds it.
+        run.save_config(config, data_path.resolve())
 
         source_vectorizer = vocabulary.make_vectorizer(source_tokens, ragged=True)
         target_vectorizer = vocabulary.make_vectorizer(target_tokens, ragged=True)
@@ -210,17 +224,23 @@ def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_c
             )
 
         repeat = config.steps_per_epoch is not None
-        train_data = dataset(splits.train, config.seed, repeat)
+        # A resumed run shuffles afresh: the same seed would replay epoch 1's batches.
+        train_data = dataset(splits.train, config.seed + completed, repeat)
         validation_data = dataset(splits.validation, None, False)
 
+        previous_policy = keras.mixed_precision.global_policy()
         if config.mixed_precision and tf.config.list_physical_devices("GPU"):
             keras.mixed_precision.set_global_policy("mixed_float16")
-        with strategy.scope():
-            model = build_training_model(config, len(source_tokens) + 2, len(target_tokens) + 2)
-            compile_model(model, config, extra_metrics=[TargetTokens()])
-            if checkpoint is not None:
-                model.optimizer.build(model.trainable_variables)
-                model.load_weights(checkpoint)
+        try:
+            with strategy.scope():
+                model = build_training_model(config, len(source_tokens) + 2, len(target_tokens) + 2)
+                compile_model(model, config, extra_metrics=[TargetTokens()])
+                if checkpoint is not None:
+                    model.optimizer.build(model.trainable_variables)
+                    model.load_weights(checkpoint)
+        finally:
+            # The policy applies to layers built later too (a notebook's next model).
+            keras.mixed_precision.set_global_policy(previous_policy)
 
         callbacks = [
             EpochCheckpoint(run),

@@ -53,6 +53,10 @@ def test_train_resumes_from_the_last_epoch(cli_run):
         (["translate", "--model", "{run}", "--n-best", "-1", "Go."], b"--n-best must be at least 1"),
         (["translate", "--model", "{run}", "--temperature", "0", "Go."], b"--temperature must be greater than 0"),
         (["translate", "--model", "{missing}", "Go."], b"no such run directory"),
+        (["translate", "--model", "{run}", "--seed", "4294967296", "Go."], b"--seed must be between 0 and 2147483647"),
+        (["translate", "--model", "{run}", "--beam", "100000", "Go."], b"--beam 100000 is more than the model's"),
+        (["evaluate", "--model", "{run}", "--beam", "100000"], b"--beam 100000 is more than the model's"),
+        (["evaluate", "--model", "{missing}"], b"no such run directory"),
         (["train", "--config", "huge", "--out", "{missing}"], b"unknown preset 'huge': choose one of tiny, cpu, gpu"),
         (["train", "--config", "tiny", "--out", "{missing}", "--epochs", "0"], b"--epochs must be at least 1"),
         (["train", "--config", "tiny", "--out", "{missing}", "--time-budget", "-5"], b"--time-budget must be a positive"),
@@ -84,7 +88,7 @@ def test_evaluate_json(cli_run):
     for key in ("bleu", "chrf", "n", "decoding", "beam_width", "bleu_signature"):
         assert key in result
     assert result["n"] == 20
-    assert (cli_run / "evaluations" / "greedy.json").exists()
+    assert (cli_run / "evaluations" / "greedy-first20.json").exists()
     done = run_seqlib("evaluate", "--compare", cli_run)
     assert done.returncode == 0 and b"greedy" in done.stdout
 
@@ -100,7 +104,10 @@ def test_evaluate_json(cli_run):
 def test_bad_corpus_for_train_and_evaluate(cli_run, tmp_path, content, message):
     corpus = tmp_path / "corpus.txt"
     corpus.write_bytes(content)
-    for args in (["train", "--config", "tiny", "--out", tmp_path / "run", "--data", corpus], ["evaluate", "--model", cli_run, "--pairs", corpus]):
+    for args in (
+        ["train", "--config", "tiny", "--out", tmp_path / "run", "--data", corpus],
+        ["evaluate", "--model", cli_run, "--pairs", corpus],
+    ):
         done = run_seqlib(*args)
         assert done.returncode == 2, done.stderr.decode()[-2000:]
         assert message in done.stderr and str(corpus).encode() in done.stderr

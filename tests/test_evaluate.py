@@ -1,7 +1,11 @@
+import json
+import shutil
+
 import pytest
 import tensorflow as tf
 
 from seqlib import evaluate
+from seqlib.errors import SeqlibError
 from seqlib.rundir import RunDir
 
 
@@ -15,7 +19,7 @@ class ScriptedTranslator:
     def greedy(self, text, max_length):
         sources = [s.decode() for s in text.numpy()]
         self.asked.extend(sources)
-        return {"translation": tf.constant([self.answers[s] for s in sources]), "scores": tf.zeros([len(sources)])}
+        return {"translation": tf.constant([self.answers.get(s, "Je ne sais pas.") for s in sources]), "scores": tf.zeros([len(sources)])}
 
 
 def write_pairs(path):
@@ -56,5 +60,27 @@ def test_saved_results_are_compared(tmp_path, tiny_run):
     result = evaluate.evaluate_run(tiny_run, pairs, translator=translator)
     path = evaluate.save_result(tiny_run, result)
     assert path.parent == RunDir(tiny_run).evaluations
+    assert path.name == "greedy-pairs.json"
     table = evaluate.compare_runs([tiny_run])
-    assert table.loc[table.decoding == "greedy", "bleu"].iloc[0] == result["bleu"]
+    assert table.loc[table.decoding == "greedy-pairs", "bleu"].iloc[0] == result["bleu"]
+
+
+def test_evaluations_with_other_settings_do_not_overwrite_each_other(tmp_path, tiny_run):
+    run_copy = tmp_path / "run"
+    shutil.copytree(tiny_run, run_copy)
+    pairs = write_pairs(tmp_path / "pairs.txt")
+    translator = ScriptedTranslator({"I am cold.": "J'ai froid.", "Who are you?": "Qui es-tu ?", "Go.": "Va !"})
+    full = evaluate.save_result(run_copy, evaluate.evaluate_run(run_copy, pairs, translator=translator))
+    first = evaluate.save_result(run_copy, evaluate.evaluate_run(run_copy, pairs, limit=1, translator=translator))
+    own = evaluate.save_result(run_copy, evaluate.evaluate_run(run_copy, translator=translator, limit=2))
+    assert len({full, first, own}) == 3 and own.name == "greedy-first2.json"
+    assert json.loads(first.read_text())["n"] == 1 and json.loads(full.read_text())["n"] == 3
+
+
+def test_a_damaged_evaluation_file_is_named(tmp_path, tiny_run):
+    run_copy = tmp_path / "run"
+    shutil.copytree(tiny_run, run_copy)
+    (run_copy / "evaluations").mkdir(exist_ok=True)
+    (run_copy / "evaluations" / "greedy.json").write_text('{"bleu": 3')
+    with pytest.raises(SeqlibError, match="greedy.json: not a readable evaluation"):
+        evaluate.compare_runs([run_copy])

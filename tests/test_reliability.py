@@ -147,8 +147,9 @@ def test_odd_text_is_translated_as_valid_utf8(finished_run):
     assert b"characters; translating only its beginning" in done.stderr
 
 
-def test_lock_left_by_a_killed_training_is_stale(finished_run, tmp_path):
-    run_dir = damaged_copy(finished_run, tmp_path, lambda d: (d / "train.lock").write_text("999999"))
+@pytest.mark.parametrize("owner", ["999999", ""])
+def test_lock_left_by_a_killed_training_is_stale(finished_run, tmp_path, owner):
+    run_dir = damaged_copy(finished_run, tmp_path, lambda d: (d / "train.lock").write_text(owner))
     done = run_seqlib(*TRAIN, "--out", run_dir, "--epochs", "2")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert b"resuming from epoch 1" in done.stderr
