@@ -150,7 +150,9 @@ def compare_runs(run_dirs):
                 saved = json.loads(path.read_text(encoding="utf-8"))
                 saved["bleu"], saved["chrf"], saved["n"]
             except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError) as error:
-                raise SeqlibError(f"{path}: not a readable evaluation ({type(error).__name__}: {error}); delete it or evaluate again") from None
+                raise SeqlibError(
+                    f"{path}: not a readable evaluation ({type(error).__name__}: {error}); delete it or evaluate again"
+                ) from None
             rows.append(
                 {
                     "run": str(run_dir),

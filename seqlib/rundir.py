@@ -104,8 +104,8 @@ def load_training_model(path):
     return run, config, model
 
 
-def load_translator(path, max_output_tokens=None):
-    """Builds a Translator from a run directory alone."""
+def load_translator(path, max_output_tokens=None, jit_compile=False):
+    """Builds a Translator from a run directory alone (jit_compile: see Translator)."""
     from seqlib.vocabulary import load_vocabulary
 
     run, config, model = load_training_model(path)
@@ -123,10 +123,10 @@ def load_translator(path, max_output_tokens=None):
             f"{run.path}: the vocabularies ({expected[0]} source, {expected[1]} target ids) do not match "
             f"the model ({found[0]}, {found[1]}); the run is damaged, retrain it"
         )
-    return build_translator(model, config, source_vocabulary, target_vocabulary, max_output_tokens)
+    return build_translator(model, config, source_vocabulary, target_vocabulary, max_output_tokens, jit_compile)
 
 
-def build_translator(model, config, source_vocabulary, target_vocabulary, max_output_tokens=None):
+def build_translator(model, config, source_vocabulary, target_vocabulary, max_output_tokens=None, jit_compile=False):
     """A Translator sharing the training model's layers (so it follows training)."""
     from seqlib.model import build_inference_models
     from seqlib.translator import Translator
@@ -137,4 +137,5 @@ def build_translator(model, config, source_vocabulary, target_vocabulary, max_ou
         target_vocabulary,
         max_source_tokens=config.max_tokens,
         max_output_tokens=max_output_tokens or 2 * config.max_tokens + 10,
+        jit_compile=jit_compile,
     )

@@ -65,23 +65,27 @@ def best_k(values, k):
     return best_values, indices
 
 
-def _run_loop(step_fn, initial_state, start_tokens, end_id, max_length, choose, record_key=None):
+def _run_loop(step_fn, initial_state, start_tokens, end_id, max_length, choose, record_key=None, fixed_length=False):
     """The loop shared by greedy search and sampling.
 
     Args:
         choose: (logits (batch, vocab) float32, step int32 scalar) -> int32 (batch,).
         record_key: if set, `state[record_key]` after every step is stacked and
             returned (e.g. attention weights for plotting).
+        fixed_length: return tokens for all max_length steps (0 after the end)
+            instead of trimming to the steps taken. XLA needs it: its shapes are
+            fixed when it compiles, so the loop's buffers have max_length slots.
 
     Returns:
         dict with tokens int32 (batch, t) (0 after the end token, which is kept),
         lengths int32 (batch,) (tokens including the end token), scores float32
-        (batch,) (sum of the chosen tokens' log-probabilities) and, with
-        record_key, records (batch, t, ...).
+        (batch,) (sum of the chosen tokens' log-probabilities), steps int32 (the
+        steps taken; t == steps unless fixed_length) and, with record_key,
+        records (batch, t, ...).
     """
     batch_size = tf.shape(start_tokens)[0]
-    tokens = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
-    records = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+    tokens = tf.TensorArray(tf.int32, size=max_length, element_shape=start_tokens.shape)
+    records = tf.TensorArray(tf.float32, size=max_length) if record_key is not None else ()
     finished = tf.zeros([batch_size], tf.bool)
     scores = tf.zeros([batch_size], tf.float32)
     lengths = tf.zeros([batch_size], tf.int32)
@@ -103,19 +107,21 @@ def _run_loop(step_fn, initial_state, start_tokens, end_id, max_length, choose, 
         finished = tf.logical_or(finished, tf.equal(chosen, end_id))
         return step + 1, chosen, state, finished, scores, lengths, tokens, records
 
-    _, _, _, _, scores, lengths, tokens, records = tf.while_loop(
+    steps, _, _, _, scores, lengths, tokens, records = tf.while_loop(
         keep_going,
         body,
         (tf.constant(0), tf.cast(start_tokens, tf.int32), initial_state, finished, scores, lengths, tokens, records),
     )
-    result = {"tokens": tf.transpose(tokens.stack()), "lengths": lengths, "scores": scores}
+    # Only the steps taken were written; reading the others is an error outside XLA.
+    stacked_tokens = tokens.stack() if fixed_length else tokens.gather(tf.range(steps))
+    result = {"tokens": tf.transpose(stacked_tokens), "lengths": lengths, "scores": scores, "steps": steps}
     if record_key is not None:
-        stacked = records.stack()
+        stacked = records.stack() if fixed_length else records.gather(tf.range(steps))
         result["records"] = tf.transpose(stacked, tf.concat([[1, 0], tf.range(2, tf.rank(stacked))], 0))
     return result
 
 
-def greedy_search(step_fn, initial_state, start_tokens, end_id, max_length, record_key=None):
+def greedy_search(step_fn, initial_state, start_tokens, end_id, max_length, record_key=None, fixed_length=False):
     """Always takes the most probable next token.
 
     Args:
@@ -124,12 +130,20 @@ def greedy_search(step_fn, initial_state, start_tokens, end_id, max_length, reco
         start_tokens: int32 (batch,), the start ("GO") token of each sentence.
         end_id: int, the end token; a sentence stops growing once it is produced.
         max_length: int32 scalar, the most tokens generated (end token included).
+        record_key, fixed_length: see `_run_loop`.
 
     Returns:
         See `_run_loop`.
     """
     return _run_loop(
-        step_fn, initial_state, start_tokens, end_id, max_length, lambda logits, step: tf.argmax(logits, axis=-1), record_key
+        step_fn,
+        initial_state,
+        start_tokens,
+        end_id,
+        max_length,
+        lambda logits, step: tf.argmax(logits, axis=-1),
+        record_key,
+        fixed_length,
     )
 
 

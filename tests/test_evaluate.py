@@ -19,7 +19,10 @@ class ScriptedTranslator:
     def greedy(self, text, max_length):
         sources = [s.decode() for s in text.numpy()]
         self.asked.extend(sources)
-        return {"translation": tf.constant([self.answers.get(s, "Je ne sais pas.") for s in sources]), "scores": tf.zeros([len(sources)])}
+        return {
+            "translation": tf.constant([self.answers.get(s, "Je ne sais pas.") for s in sources]),
+            "scores": tf.zeros([len(sources)]),
+        }
 
 
 def write_pairs(path):

@@ -83,3 +83,16 @@ def test_exported_model_survives_random_unicode(tiny_run, tmp_path):
     exported = export(tiny_run, tmp_path / "fuzz_export")
     sent, _ = fuzz(str(exported), count=300, seed=1)
     assert sent == 300
+
+
+def test_xla_greedy_gives_the_same_translations(tiny_run, tiny_translator):
+    from seqlib.rundir import load_translator
+
+    xla = load_translator(tiny_run, jit_compile=True)
+    for sentences in (["I am cold."], ["Go.", "", "Who are you, my friend?"]):
+        text = tf.constant(sentences)
+        expected = tiny_translator.greedy(text, tf.constant(0))
+        got = xla.greedy(text, tf.constant(0))
+        assert list(got["translation"].numpy()) == list(expected["translation"].numpy())
+        assert got["attention"].shape == expected["attention"].shape
+        np.testing.assert_allclose(got["scores"].numpy(), expected["scores"].numpy(), atol=1e-3)
