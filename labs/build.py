@@ -19,6 +19,10 @@ and simply scores nothing.
 Both kinds of notebook are stored without outputs: building also strips the
 solutions' outputs, execution counts and editor metadata in place, and
 `--check` fails while a solution still has them.
+
+Colab links are formed from one constant, REPOSITORY below: building points
+each notebook's "Open in Colab" badge at that notebook and its install cell's
+`git clone` at the repository, and rewrites the Colab links in labs/README.md.
 """
 
 import argparse
@@ -33,6 +37,19 @@ import nbformat
 
 LABS = Path(__file__).resolve().parent
 SOLUTIONS = LABS / "solutions"
+
+# The GitHub repository that hosts the course, "account/name". OWNER is a placeholder:
+# set it when publishing the course, then run `python labs/build.py`, which stamps it into
+# every notebook's Colab badge and clone URL and into the links of labs/README.md.
+REPOSITORY = "OWNER/seqlib"
+BRANCH = "main"  # the branch Colab opens the notebooks from
+
+_COLAB = "https://colab.research.google.com/github/"
+_BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
+_BADGE = re.compile(r"\[!\[Open In Colab\]\(" + re.escape(_BADGE_IMAGE) + r"\)\]\([^)\s]*\)")
+# A Colab link to a notebook of this repository, whatever repository and branch it names now.
+_COLAB_LINK = re.compile(re.escape(_COLAB) + r"[\w.-]+/[\w.-]+/blob/[\w.-]+/(?P<path>[\w./-]+?\.ipynb)")
+_CLONE = re.compile(r"(?P<command>git clone\b[^\n]*?)https://github\.com/[\w.-]+/[\w.-]+?(?:\.git)?(?=[\s\"']|$)", re.MULTILINE)
 _MARKER = re.compile(r"^(?P<indent>[ \t]*)### (?P<kind>BEGIN|END) (?P<region>SOLUTION|ANSWER)\b:?\s*(?P<hint>.*?)\s*$")
 _LINE_LENGTH = 130  # pyproject.toml's ruff line-length
 # Notebook metadata worth keeping: how to run it, and Colab's GPU request.
@@ -135,6 +152,38 @@ def exercise_of(solution, name="notebook"):
     return exercise
 
 
+def colab_url(path):
+    """The "Open in Colab" URL of a notebook; path from the repository root, e.g. labs/01_data_and_teacher_forcing.ipynb."""
+    return f"{_COLAB}{REPOSITORY}/blob/{BRANCH}/{path}"
+
+
+def stamp(notebook, path, name="notebook"):
+    """Points the notebook's Colab badge at `path` and its install cell's `git clone` at REPOSITORY (in place).
+
+    Returns:
+        the notebook. Raises BuildError when it has no badge in its first
+        markdown cell or no `git clone https://github.com/…` in a code cell.
+    """
+    first_markdown = next((cell for cell in notebook.cells if cell.cell_type == "markdown"), None)
+    if first_markdown is None or not _BADGE.search(first_markdown.source):
+        raise BuildError(f"{name}: the first markdown cell needs an Open In Colab badge, [![Open In Colab]({_BADGE_IMAGE})](…)")
+    badge = f"[![Open In Colab]({_BADGE_IMAGE})]({colab_url(path)})"
+    first_markdown.source = _BADGE.sub(lambda match: badge, first_markdown.source)
+    clones = 0
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.source, count = _CLONE.subn(lambda match: f"{match['command']}https://github.com/{REPOSITORY}", cell.source)
+            clones += count
+    if not clones:
+        raise BuildError(f"{name}: no `git clone https://github.com/…` in a code cell (the Colab install cell)")
+    return notebook
+
+
+def stamp_readme(text):
+    """labs/README.md with every Colab link formed from REPOSITORY and BRANCH."""
+    return _COLAB_LINK.sub(lambda match: colab_url(match["path"]), text)
+
+
 def text_of(notebook):
     nbformat.validate(notebook)
     text = nbformat.writes(notebook)
@@ -142,14 +191,18 @@ def text_of(notebook):
 
 
 def planned_files():
-    """{path: expected text} for every solution (cleaned) and exercise notebook."""
+    """{path: expected text} for every solution (cleaned) and exercise notebook, and labs/README.md."""
     planned = {}
     for solution_path in sorted(SOLUTIONS.glob("[0-9][0-9]_*.ipynb")):
-        solution = clean(nbformat.read(solution_path, as_version=4))
+        name = solution_path.name
+        solution = stamp(clean(nbformat.read(solution_path, as_version=4)), f"labs/solutions/{name}", f"solutions/{name}")
         planned[solution_path] = text_of(solution)
-        planned[LABS / solution_path.name] = text_of(exercise_of(solution, solution_path.name))
+        planned[LABS / name] = text_of(stamp(exercise_of(solution, name), f"labs/{name}", name))
     if not planned:
         raise BuildError(f"{SOLUTIONS}: no solution notebooks (NN_topic.ipynb)")
+    readme = LABS / "README.md"
+    if readme.is_file():
+        planned[readme] = stamp_readme(readme.read_text(encoding="utf-8"))
     return planned
 
 
@@ -166,14 +219,19 @@ def main(argv=None):
     orphans = sorted(set(LABS.glob("[0-9][0-9]_*.ipynb")) - set(planned))
     if args.check:
         for path in stale:
-            problem = "has outputs or editor metadata" if path.parent == SOLUTIONS else "is missing or out of date"
+            if path.suffix == ".md":
+                problem = f"has Colab links not formed from REPOSITORY = {REPOSITORY!r}"
+            elif path.parent == SOLUTIONS:
+                problem = "has outputs, editor metadata or a Colab link not formed from REPOSITORY"
+            else:
+                problem = "is missing or out of date"
             print(f"{path.relative_to(LABS.parent)} {problem}", file=sys.stderr)
         for path in orphans:
             print(f"{path.relative_to(LABS.parent)} has no solution notebook in labs/solutions/", file=sys.stderr)
         if stale or orphans:
             print("run `python labs/build.py` and commit the result", file=sys.stderr)
             return 1
-        print(f"{len(planned) // 2} labs up to date")
+        print(f"{sum(path.parent == SOLUTIONS for path in planned)} labs up to date")
         return 0
     for path in stale:
         path.write_text(planned[path], encoding="utf-8")

@@ -153,6 +153,7 @@ def run(quick=False, model_dir=None, preset="cpu"):
 
     # Decoding: a trained run decodes real lengths; without one, an untrained model
     # of the preset's size decodes to a fixed length (reported).
+    model = None
     if model_dir:
         translator = load_translator(model_dir)
         xla_translator = load_translator(model_dir, jit_compile=True)
@@ -165,24 +166,30 @@ def run(quick=False, model_dir=None, preset="cpu"):
         sentences = list(pairs.english[:256])
         max_length = 16
     report["decoding_model"] = model_dir or f"untrained {preset} model, {max_length} tokens a sentence"
-    text = {size: tf.constant((sentences * 64)[:size]) for size in (1, 64)}
+    # Batch 1: the mean over 32 different sentences, one at a time; batch 64: the
+    # mean over 4 batches. One sentence or batch alone says little about speed.
+    singles = [tf.constant([sentence]) for sentence in (sentences * 32)[:32]]
+    batches = [tf.constant((sentences * 4)[start : start + 64]) for start in range(0, 256, 64)]
+    text = {1: singles[0], 64: batches[0]}
     length = tf.constant(max_length)
+
+    def each(translator, inputs):
+        return lambda: [translator.greedy(text, length)["translation"].numpy() for text in inputs]
 
     started = time.perf_counter()
     translator.greedy(text[1], length)["translation"].numpy()
     report["first_call_s"] = round(time.perf_counter() - started, 3)
-    repeats = 3 if quick else 10
-    greedy_1 = timed(lambda: translator.greedy(text[1], length)["translation"].numpy(), repeats * 5)
-    greedy_64 = timed(lambda: translator.greedy(text[64], length)["translation"].numpy(), repeats)
+    repeats = 2 if quick else 5
+    greedy_1 = timed(each(translator, singles), repeats) / len(singles)
+    greedy_64 = timed(each(translator, batches), repeats) / len(batches)
     report["greedy_batch1_ms"] = round(1000 * greedy_1, 2)
-    # The same text-to-text call with the numeric part compiled by XLA (once per shape).
+    # The same text-to-text call with the numeric part compiled by XLA (once per
+    # shape: the timed() warm-up call compiles every shape used).
     started = time.perf_counter()
     xla_translator.greedy(text[1], length)["translation"].numpy()
     report["first_call_xla_s"] = round(time.perf_counter() - started, 3)
-    report["greedy_batch1_ms_xla"] = round(
-        1000 * timed(lambda: xla_translator.greedy(text[1], length)["translation"].numpy(), repeats * 5), 2
-    )
-    xla_64 = timed(lambda: xla_translator.greedy(text[64], length)["translation"].numpy(), repeats)
+    report["greedy_batch1_ms_xla"] = round(1000 * timed(each(xla_translator, singles), repeats) / len(singles), 2)
+    xla_64 = timed(each(xla_translator, batches), repeats) / len(batches)
     report["greedy_sentences_per_s"] = {
         "batch_1": round(1 / greedy_1, 1),
         "batch_64": round(64 / greedy_64, 1),
@@ -194,18 +201,27 @@ def run(quick=False, model_dir=None, preset="cpu"):
     eager_64 = timed(lambda: eager_greedy(inference, context, max_length or int(2 * context.shape[1] + 10)), 1)
     report["greedy_sentences_per_s"]["batch_64_eager_python_loop"] = round(64 / eager_64, 1)
     report["greedy_sentences_per_s"].update(
-        _xla_greedy(translator, context, max_length or 2 * int(context.shape[1]) + 10, repeats)
+        _numeric_greedy(translator, context, max_length or 2 * int(context.shape[1]) + 10, repeats)
+    )
+
+    # The vocabulary projection in bfloat16 (AMX / AVX512-BF16 CPUs, recent GPUs).
+    bfloat16 = bfloat16_translator(model_dir, config, source_vocab, target_vocab, model)
+    report["greedy_sentences_per_s"]["batch_64_bfloat16_projection"] = round(
+        64 / (timed(each(bfloat16, batches), repeats) / len(batches)), 1
     )
 
     report["beam_sentences_per_s"] = {}
     for width in (4, 8):
-        beam = timed(
-            lambda width=width: translator.beam(text[64], tf.constant(width), tf.constant(1), tf.constant(0.6), length)[
-                "translations"
-            ].numpy(),
-            repeats,
-        )
-        report["beam_sentences_per_s"][f"beam_{width}_batch_64"] = round(64 / beam, 1)
+        for name, beam_translator in (("", translator), ("_bfloat16_projection", bfloat16)):
+
+            def beam_all(width=width, beam_translator=beam_translator):
+                for text in batches:
+                    beam_translator.beam(text, tf.constant(width), tf.constant(1), tf.constant(0.6), length)[
+                        "translations"
+                    ].numpy()
+
+            seconds = timed(beam_all, repeats)
+            report["beam_sentences_per_s"][f"beam_{width}_batch_64{name}"] = round(64 * len(batches) / seconds, 1)
     report["peak_rss_mb"] = round(peak_rss_mb(), 1)
     if tf.config.list_physical_devices("GPU"):
         # On a GPU, Keras takes the cuDNN path when every GRU is eligible; say so, do not assume it.
@@ -214,30 +230,49 @@ def run(quick=False, model_dir=None, preset="cpu"):
     return report
 
 
+def bfloat16_translator(model_dir, config, source_vocab, target_vocab, model=None):
+    """The bench's translator with its vocabulary projection in bfloat16."""
+    if model_dir:
+        return load_translator(model_dir, bfloat16_projection=True)
+    return build_translator(model, config, source_vocab, target_vocab, bfloat16_projection=True)
+
+
 def _inference_models(translator):
-    return InferenceModels(encoder=translator.encoder, decoder_step=translator.decoder_step)
+    return InferenceModels(
+        encoder=translator.encoder, decoder_step=translator.decoder_step, decoder_features=translator.decoder_features
+    )
 
 
-def _xla_greedy(translator, context, max_length, repeats):
-    """Greedy search's numeric part (encoder + loop, no string ops), compiled by
-    TensorFlow and by XLA, in sentences/s; XLA recompiles for every new shape."""
+def _numeric_greedy(translator, context, max_length, repeats):
+    """Greedy search's numeric part (encoder + loop, no string ops) in sentences/s:
+    every sentence kept until the longest ends, finished ones dropped (the
+    translator's default), and XLA (fixed shapes, so every sentence kept)."""
 
-    def decode(context):
-        step, state = translator._encode(context, 1)
+    def decode(context, drop_finished, fixed_length):
+        step, state = translator._start(context)
         start = tf.fill([tf.shape(context)[0]], START_ID)
-        return search.greedy_search(step, state, start, END_ID, tf.constant(max_length), fixed_length=True)["tokens"]
+        result = search.greedy_search(
+            step, state, start, END_ID, tf.constant(max_length), fixed_length=fixed_length, drop_finished=drop_finished
+        )
+        return result["tokens"][:, : result["steps"]]
 
-    compiled, xla = tf.function(decode), tf.function(decode, jit_compile=True)
-    results = {"batch_64_numeric_only": round(context.shape[0] / timed(lambda: compiled(context).numpy(), repeats), 1)}
-    try:
-        tokens, expected = xla(context), compiled(context)
-        # XLA must give the same tokens, or its speed means nothing.
-        if tokens.shape != expected.shape or not bool(tf.reduce_all(tokens == expected)):
-            results["batch_64_numeric_only_xla"] = "failed: XLA output differs from the compiled loop"
-        else:
-            results["batch_64_numeric_only_xla"] = round(context.shape[0] / timed(lambda: xla(context).numpy(), repeats), 1)
-    except Exception as error:
-        results["batch_64_numeric_only_xla"] = f"failed: {type(error).__name__}: {str(error).splitlines()[0][:200]}"
+    variants = {
+        "batch_64_numeric_keep_finished": tf.function(lambda context: decode(context, False, False)),
+        "batch_64_numeric_drop_finished": tf.function(lambda context: decode(context, True, False)),
+        "batch_64_numeric_xla": tf.function(lambda context: decode(context, False, True), jit_compile=True),
+    }
+    expected = variants["batch_64_numeric_keep_finished"](context)
+    results = {}
+    for name, decode_fn in variants.items():
+        try:
+            tokens = decode_fn(context)
+            # Every variant must give the same tokens, or its speed means nothing.
+            if tokens.shape != expected.shape or not bool(tf.reduce_all(tokens == expected)):
+                results[name] = "failed: output differs from the compiled loop"
+            else:
+                results[name] = round(context.shape[0] / timed(lambda fn=decode_fn: fn(context).numpy(), repeats), 1)
+        except Exception as error:  # XLA may refuse a graph; report it, do not hide it
+            results[name] = f"failed: {type(error).__name__}: {str(error).splitlines()[0][:200]}"
     return results
 
 
@@ -254,9 +289,9 @@ def format_report(report):
     lines.append(f"  first call with XLA             {report['first_call_xla_s']:>10} s")
     lines.append(f"  greedy batch 1 latency, XLA     {report['greedy_batch1_ms_xla']:>10} ms")
     for name, value in report["greedy_sentences_per_s"].items():
-        lines.append(f"  greedy sentences/s {name:<26} {value:>10}")
+        lines.append(f"  greedy sentences/s {name:<36} {value:>10}")
     for name, value in report["beam_sentences_per_s"].items():
-        lines.append(f"  beam sentences/s   {name:<26} {value:>10}")
+        lines.append(f"  beam sentences/s   {name:<36} {value:>10}")
     lines.append(f"  peak RSS                        {report['peak_rss_mb']:>10} MB")
     if "cudnn_gru" in report:
         lines.append(f"  cuDNN GRU kernel eligible       {report['cudnn_gru']}")

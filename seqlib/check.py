@@ -3,9 +3,9 @@
 Each check runs the learner's function on inputs the notebook never showed,
 compares the result with seqlib's own implementation (or a reference written
 here, for the pieces the library does not need) and prints one ✓ line. On a
-wrong answer it raises `CheckFailed`, whose message names the input, what was
-expected and what came back, and, where a common mistake explains the
-difference, says which one.
+wrong answer it raises `CheckFailed`, whose message gives a hint (the common
+mistake that explains the difference, where one does) and then always the same
+three things: the input, what was expected, and what came back.
 
 `NotImplementedError` from an unfinished exercise passes through unchanged, so
 an exercise notebook fails exactly at its TODOs and nowhere else.
@@ -20,6 +20,8 @@ import numpy as np
 _SEED = 20240611
 _START_ID = 2
 _END_ID = 3
+# Values continue under their label, aligned with its first line.
+_INDENT = " " * 12
 
 
 class CheckFailed(AssertionError):
@@ -33,11 +35,19 @@ def _passed(exercise, detail):
     print(f"✓ {exercise}: {detail}")
 
 
-def _fail(exercise, message):
-    raise CheckFailed(f"✗ {exercise}: {message}")
+def _field(label, value):
+    first, *rest = str(value).split("\n")
+    return "\n".join([f"  {label + ':':<10}{first}", *(_INDENT + line for line in rest)])
 
 
-def _call(exercise, function, arguments, described):
+def _fail(exercise, hint, described, expected, got):
+    """Raises CheckFailed: the hint, then the input, what was expected and what came back."""
+    raise CheckFailed(
+        f"✗ {exercise}: {hint}\n{_field('on input', described)}\n{_field('expected', expected)}\n{_field('got', got)}"
+    )
+
+
+def _call(exercise, function, arguments, described, returns):
     """Calls the learner's function; an unexpected exception becomes a CheckFailed
     that says which input caused it. NotImplementedError (an open TODO) passes."""
     try:
@@ -46,37 +56,61 @@ def _call(exercise, function, arguments, described):
         raise
     except Exception as error:
         raise CheckFailed(
-            f"✗ {exercise}: your function raised {type(error).__name__}: {error}\n  on input: {described}"
+            f"✗ {exercise}: your function raised {type(error).__name__}: {error}\n"
+            f"{_field('on input', described)}\n{_field('expected', returns)}\n"
+            f"{_field('got', f'{type(error).__name__}: {error}')}"
         ) from error
 
 
-def _to_numpy(exercise, value, what):
+def _describe(value):
+    """A short description of what came back, for values that are not arrays."""
+    if value is None:
+        return "None (did you forget a `return`?)"
+    if isinstance(value, (tuple, list)):
+        return f"a {type(value).__name__} of {len(value)} values"
+    shape = getattr(value, "shape", None)
+    return f"a {type(value).__name__}" + (f" of shape {tuple(shape)}" if shape is not None else f": {value!r}"[:200])
+
+
+def _to_numpy(exercise, value, what, described, returns):
     """Tensors, arrays and lists become numpy arrays; anything else is an error."""
     if value is None:
-        _fail(exercise, f"{what} is None: did you forget a `return`?")
+        _fail(exercise, f"{what} is None: did you forget a `return`?", described, returns, "None")
     if hasattr(value, "to_tensor") and hasattr(value, "row_lengths"):
-        _fail(exercise, f"{what} is a RaggedTensor; return a dense Tensor (batch, ...)")
+        _fail(exercise, f"{what} is a RaggedTensor; return a dense Tensor (batch, ...)", described, returns, _describe(value))
     try:
         return np.asarray(value.numpy() if hasattr(value, "numpy") else value)
-    except Exception as error:
-        raise CheckFailed(f"✗ {exercise}: cannot read {what} ({type(value).__name__}) as an array: {error}") from None
+    except Exception as error:  # anything np.asarray cannot read
+        problem = error
+    _fail(exercise, f"cannot read {what} as an array ({problem})", described, returns, _describe(value))
 
 
 def _show(array):
     return np.array2string(np.asarray(array), precision=4, suppress_small=True, threshold=60, max_line_width=110)
 
 
-def _unpack(exercise, result, names):
+def _named(**arrays):
+    """Several named arrays, one `name =` line and the values below it for each."""
+    return "\n".join(f"{name} =\n{_show(array)}" for name, array in arrays.items())
+
+
+def _unpack(exercise, result, names, described):
     """Checks that a function returned a tuple of len(names) values."""
     if not isinstance(result, (tuple, list)) or len(result) != len(names):
-        got = f"a {type(result).__name__}" + (f" of {len(result)} values" if isinstance(result, (tuple, list)) else "")
-        _fail(exercise, f"expected a tuple ({', '.join(names)}), got {got}")
+        wanted = f"a tuple ({', '.join(names)})"
+        _fail(exercise, f"return {wanted}", described, wanted, _describe(result))
     return result
 
 
-def _expect_shape(exercise, what, got, expected_shape, described):
+def _expect_shape(exercise, what, got, expected_shape, described, hint=""):
     if tuple(got.shape) != tuple(expected_shape):
-        _fail(exercise, f"{what} has shape {tuple(got.shape)}, expected {tuple(expected_shape)}\n  on input: {described}")
+        _fail(
+            exercise,
+            f"{what} has shape {tuple(got.shape)}, expected {tuple(expected_shape)}{'; ' + hint if hint else ''}",
+            described,
+            f"{what} of shape {tuple(expected_shape)}",
+            f"{what} of shape {tuple(got.shape)} =\n{_show(got)}",
+        )
 
 
 def _close(got, expected, tolerance=1e-4):
@@ -109,33 +143,42 @@ def teacher_forcing(shift_fn):
     from seqlib.pipeline import shift_for_teacher_forcing
 
     exercise = "teacher_forcing"
+    returns = "a tuple (target_in, target_out), int Tensors (batch, t), one token shorter than the target"
     rng = np.random.default_rng(_SEED)
     shapes = [(1, 4), (3, 7), (5, 12), (2, 3)]
     for batch_size, length in shapes:
         target = _random_targets(rng, batch_size, length)
         described = f"target =\n{_show(target)}"
-        result = _unpack(exercise, _call(exercise, shift_fn, (tf.constant(target),), described), ("target_in", "target_out"))
-        got_in = _to_numpy(exercise, result[0], "target_in")
-        got_out = _to_numpy(exercise, result[1], "target_out")
+        result = _call(exercise, shift_fn, (tf.constant(target),), described, returns)
+        result = _unpack(exercise, result, ("target_in", "target_out"), described)
+        got_in = _to_numpy(exercise, result[0], "target_in", described, returns)
+        got_out = _to_numpy(exercise, result[1], "target_out", described, returns)
         expected_in, expected_out = (t.numpy() for t in shift_for_teacher_forcing(tf.constant(target)))
+        expected = _named(target_in=expected_in, target_out=expected_out)
+        got = _named(target_in=got_in, target_out=got_out)
         if _close(got_in, expected_out) and _close(got_out, expected_in):
             _fail(
                 exercise,
                 "target_in and target_out are swapped: the decoder READS target_in, which starts with [START] "
-                f"(id {_START_ID}), and must PREDICT target_out, which ends with [END] (id {_END_ID}).\n  {described}",
+                f"(id {_START_ID}), and must PREDICT target_out, which ends with [END] (id {_END_ID}).",
+                described,
+                expected,
+                got,
             )
         if got_in.shape != expected_in.shape or got_out.shape != expected_out.shape:
-            hint = ""
+            hint = f"shapes {got_in.shape} and {got_out.shape}, expected {expected_in.shape} for both (one token shorter than the target)."
             if got_in.shape[:1] != expected_in.shape[:1] or got_out.shape[:1] != expected_out.shape[:1]:
-                hint = " You sliced the batch axis; slice the time axis (axis 1): target[:, …]."
-            _fail(
-                exercise,
-                f"shapes {got_in.shape} and {got_out.shape}, expected {expected_in.shape} for both "
-                f"(one token shorter than the target).{hint}\n  {described}",
-            )
-        for what, got, expected in (("target_in", got_in, expected_in), ("target_out", got_out, expected_out)):
-            if not np.array_equal(got, expected):
-                _fail(exercise, f"{what} is wrong.\n  {described}\n  expected {what} =\n{_show(expected)}\n  got =\n{_show(got)}")
+                hint += " You sliced the batch axis; slice the time axis (axis 1): target[:, …]."
+            _fail(exercise, hint, described, expected, got)
+        for what, got_part, expected_part in (("target_in", got_in, expected_in), ("target_out", got_out, expected_out)):
+            if not np.array_equal(got_part, expected_part):
+                _fail(
+                    exercise,
+                    f"{what} is wrong: target_in = target[:, :-1] and target_out = target[:, 1:].",
+                    described,
+                    expected,
+                    got,
+                )
     _passed(exercise, f"target_in = target[:, :-1] and target_out = target[:, 1:] on {len(shapes)} unseen batches")
 
 
@@ -152,27 +195,75 @@ STANDARDIZE_CASES = (
     ("applies NFKC normal form", "Le \ufb01lm est fini\u2026 cafe\u0301"),
     ("splits quotes and brackets", "«Bonjour», dit-il (encore) [START]"),
 )
+# Pieces the generated sentences are drawn from; each exercises one or more of the rules above.
+_STANDARDIZE_WORDS = (
+    *"Élise garçon déjà Zoë NOËL Tom maïs peut-être".split(),
+    *"l\u2019été qu\u2018il j\u02bcai c`est d'abord aujourd'hui".split(),
+    *"\ufb01n cafe\u0301 \uff21BC ½".split(),
+    *'. , ? ! ; : … ... « » ( ) " ¿ ¡'.split(),
+)
+# Often none at all, so that punctuation and elisions meet the words around them.
+_STANDARDIZE_SPACES = (" ", " ", "", "", "  ", "\u00a0", "\u202f", "\t", "\u200b")
+
+
+def _generated_sentences(rng, count):
+    """Random sentences mixing the pieces above with plain, doubled, odd and missing spaces."""
+    sentences = []
+    for _ in range(count):
+        pieces = rng.choice(len(_STANDARDIZE_WORDS), size=rng.integers(6, 12))
+        spaces = rng.choice(len(_STANDARDIZE_SPACES), size=len(pieces) + 1)
+        text = _STANDARDIZE_SPACES[spaces[0]]
+        for piece, space in zip(pieces, spaces[1:]):
+            text += _STANDARDIZE_WORDS[piece] + _STANDARDIZE_SPACES[space]
+        sentences.append(text)
+    return sentences
 
 
 def standardize(standardize_fn):
-    """Checks standardize_fn(text tf.string (batch,)) -> tf.string (batch,) against seqlib.text.standardize."""
+    """Checks standardize_fn(text tf.string (batch,)) -> tf.string (batch,) against seqlib.text.standardize:
+    first on one sentence per rule, then on seeded random sentences that mix the rules."""
     import tensorflow as tf
 
     from seqlib.text import standardize as reference
 
     exercise = "standardize"
-    inputs = [text for _, text in STANDARDIZE_CASES]
-    described = f"a batch of {len(inputs)} sentences"
-    result = _to_numpy(exercise, _call(exercise, standardize_fn, (tf.constant(inputs),), described), "the result")
-    if result.shape != (len(inputs),):
-        _fail(exercise, f"expected one string per sentence, shape ({len(inputs)},), got shape {result.shape}")
-    expected = reference(tf.constant(inputs)).numpy()
-    for (rule, text), got, want in zip(STANDARDIZE_CASES, result, expected):
-        got = got.decode("utf-8") if isinstance(got, bytes) else str(got)
-        want = want.decode("utf-8")
-        if got != want:
-            _fail(exercise, f"the rule that {rule}.\n  input:    {text!r}\n  expected: {want!r}\n  got:      {got!r}")
-    _passed(exercise, f"all {len(STANDARDIZE_CASES)} normalisation rules hold on unseen sentences")
+    generated = _generated_sentences(np.random.default_rng(_SEED + 9), 10)
+    batches = (
+        ("your function breaks the rule that {}.", list(STANDARDIZE_CASES)),
+        (
+            "wrong on a generated sentence that mixes the rules (each rule alone passed); compare expected with got.",
+            [("", text) for text in generated],
+        ),
+    )
+    for hint, cases in batches:
+        inputs = [text for _, text in cases]
+        returns = f"a tf.string Tensor of shape ({len(inputs)},), one standardized string per sentence"
+        described = f"a batch of {len(inputs)} sentences:\n" + "\n".join(repr(text) for text in inputs)
+        result = _to_numpy(
+            exercise,
+            _call(exercise, standardize_fn, (tf.constant(inputs),), described, returns),
+            "the result",
+            described,
+            returns,
+        )
+        if result.shape != (len(inputs),):
+            _fail(
+                exercise,
+                f"return one string per sentence, shape ({len(inputs)},)",
+                described,
+                returns,
+                f"shape {result.shape}: {_show(result)}",
+            )
+        expected = reference(tf.constant(inputs)).numpy()
+        for (rule, text), got, want in zip(cases, result, expected):
+            got = got.decode("utf-8") if isinstance(got, bytes) else str(got)
+            want = want.decode("utf-8")
+            if got != want:
+                _fail(exercise, hint.format(rule), repr(text), repr(want), repr(got))
+    _passed(
+        exercise,
+        f"all {len(STANDARDIZE_CASES)} normalisation rules hold on unseen sentences, and on {len(generated)} generated ones",
+    )
 
 
 # ---- lab 2: encoder, attention, decoder -------------------------------------
@@ -195,6 +286,7 @@ def attention(attention_fn):
     from seqlib.attention import LuongAttention
 
     exercise = "attention"
+    returns = "a tuple (context (batch, t, 2*units), weights (batch, t, s))"
     rng = np.random.default_rng(_SEED + 1)
     layer = LuongAttention()
     for batch_size, t, s, units in ((2, 3, 5, 4), (3, 1, 6, 8), (1, 4, 2, 3)):
@@ -203,41 +295,41 @@ def attention(attention_fn):
         values = rng.normal(size=(batch_size, s, 2 * units)).astype(np.float32)
         source_tokens = rng.integers(4, 50, size=(batch_size, s)).astype(np.int32)
         source_tokens[0, s - 1 :] = 0  # the first sentence is padded
-        described = f"batch={batch_size}, t={t}, s={s}, units={units}, source_tokens =\n{_show(source_tokens)}"
+        described = f"batch={batch_size}, t={t}, s={s}, units={units}, random query, keys and values, source_tokens =\n{_show(source_tokens)}"
         arguments = tuple(tf.constant(a) for a in (query, keys, values, source_tokens))
-        result = _unpack(exercise, _call(exercise, attention_fn, arguments, described), ("context", "weights"))
-        context = _to_numpy(exercise, result[0], "context")
-        weights = _to_numpy(exercise, result[1], "weights")
+        result = _unpack(
+            exercise, _call(exercise, attention_fn, arguments, described, returns), ("context", "weights"), described
+        )
+        context = _to_numpy(exercise, result[0], "context", described, returns)
+        weights = _to_numpy(exercise, result[1], "weights", described, returns)
         expected_context, expected_weights = (np.asarray(x) for x in layer(*arguments))
         _expect_shape(exercise, "weights", weights, expected_weights.shape, described)
         _expect_shape(exercise, "context", context, expected_context.shape, described)
         if not _close(weights, expected_weights):
+            expected, got = f"weights[0] =\n{_show(expected_weights[0])}", f"weights[0] =\n{_show(weights[0])}"
             if not np.allclose(weights.sum(axis=-1), 1.0, atol=1e-4):
-                _fail(
-                    exercise,
-                    "each row of weights must sum to 1 over the source positions (the last axis); "
-                    f"yours sum to\n{_show(weights.sum(axis=-1))}\n  Take the softmax over axis -1.\n  on input: {described}",
+                hint = (
+                    "each row of weights must sum to 1 over the source positions (the last axis); take the softmax over axis -1."
                 )
-            if np.abs(weights[0, :, s - 1 :]).max() > 1e-6:
-                _fail(
-                    exercise,
+                got += f"\nrow sums =\n{_show(weights.sum(axis=-1))}"
+            elif np.abs(weights[0, :, s - 1 :]).max() > 1e-6:
+                hint = (
                     f"padded source positions (source_tokens == 0) got weight up to {np.abs(weights[0, :, s - 1 :]).max():.3f}; "
-                    "set their scores to a large negative number before the softmax.\n"
-                    f"  on input: {described}",
+                    "set their scores to a large negative number before the softmax."
                 )
-            scaled = _reference_attention(query, keys, values, source_tokens, scale=1 / np.sqrt(units))[1]
-            if _close(weights, scaled):
-                _fail(exercise, "Luong's score is the plain dot product query · key; do not divide it by sqrt(units) here.")
-            _fail(
-                exercise,
-                f"wrong weights; score(t, s) = query_t · key_s, then softmax over s.\n  on input: {described}\n"
-                f"  expected weights[0] =\n{_show(expected_weights[0])}\n  got =\n{_show(weights[0])}",
-            )
+            elif _close(weights, _reference_attention(query, keys, values, source_tokens, scale=1 / np.sqrt(units))[1]):
+                hint = "Luong's score is the plain dot product query · key; do not divide it by sqrt(units) here."
+            else:
+                hint = "wrong weights; score(t, s) = query_t · key_s, then softmax over s."
+            _fail(exercise, hint, described, expected, got)
         if not _close(context, expected_context):
             _fail(
                 exercise,
                 "the weights are right but the context is not: context = weights @ values, a weighted average "
-                f"of the encoder outputs (batch, t, 2*units).\n  on input: {described}",
+                "of the encoder outputs (batch, t, 2*units).",
+                described,
+                f"context[0] =\n{_show(expected_context[0])}",
+                f"context[0] =\n{_show(context[0])}",
             )
     _passed(exercise, "scores, masking, softmax and context vectors match LuongAttention on unseen inputs")
 
@@ -259,6 +351,7 @@ def decoder(decoder_fn):
     import tensorflow as tf
 
     exercise = "decoder"
+    returns = "logits, a float Tensor (batch, t, vocab): the training model's output for (context, target_in)"
     rng = np.random.default_rng(_SEED + 2)
     model, encoder = _check_model()
     context = rng.integers(4, 30, size=(3, 6)).astype(np.int32)
@@ -266,14 +359,15 @@ def decoder(decoder_fn):
     target_in = _random_targets(rng, 3, 5, vocab_size=40)
     context, target_in = tf.constant(context), tf.constant(target_in)
     encoder_outputs, attention_keys, state = encoder(context)
-    described = f"a random untrained model, context =\n{_show(context)}\n  target_in =\n{_show(target_in)}"
+    described = f"a random untrained model (units=16, vocab=40), context =\n{_show(context)}\ntarget_in =\n{_show(target_in)}"
     arguments = (model, target_in, state, encoder_outputs, attention_keys, context)
-    logits = _to_numpy(exercise, _call(exercise, decoder_fn, arguments, described), "logits")
+    logits = _to_numpy(exercise, _call(exercise, decoder_fn, arguments, described, returns), "logits", described, returns)
     expected = np.asarray(model([context, target_in], training=False))
     _expect_shape(exercise, "logits", logits, expected.shape, described)
     if _close(logits, expected):
         _passed(exercise, "your wiring reproduces the training model's logits on an unseen batch")
         return
+    shown_expected, shown_got = f"logits[0, 0, :6] = {_show(expected[0, 0, :6])}", f"logits[0, 0, :6] = {_show(logits[0, 0, :6])}"
 
     # Find the missing connection by changing one input at a time. Random noise,
     # not a constant: adding a constant to every key leaves the softmax unchanged.
@@ -283,20 +377,24 @@ def decoder(decoder_fn):
     def changes_when(index, replacement):
         changed = list(arguments)
         changed[index] = replacement
-        return not _close(_to_numpy(exercise, _call(exercise, decoder_fn, tuple(changed), described), "logits"), logits)
+        result = _call(exercise, decoder_fn, tuple(changed), described + "\n(one input perturbed with noise)", returns)
+        return not _close(_to_numpy(exercise, result, "logits", described, returns), logits)
 
-    if not changes_when(2, perturbed(state)):
-        _fail(exercise, "your logits ignore `state`: pass it to the decoder GRU as `initial_state=state`.")
-    if not changes_when(3, perturbed(encoder_outputs)):
-        _fail(exercise, "your logits ignore `encoder_outputs`: they are the attention layer's values.")
-    if not changes_when(4, perturbed(attention_keys)):
-        _fail(exercise, "your logits ignore `attention_keys`: they are the attention layer's keys.")
+    for index, name, hint in (
+        (2, "state", "your logits ignore `state`: pass it to the decoder GRU as `initial_state=state`."),
+        (3, "encoder_outputs", "your logits ignore `encoder_outputs`: they are the attention layer's values."),
+        (4, "attention_keys", "your logits ignore `attention_keys`: they are the attention layer's keys."),
+    ):
+        if not changes_when(index, perturbed(arguments[index])):
+            _fail(exercise, hint, described, f"logits that change with {name}; " + shown_expected, shown_got)
     _fail(
         exercise,
         "the logits differ from the model's. The order is: target_embedding -> decoder_gru (initial_state=state) "
         "-> attention(decoder_outputs, attention_keys, encoder_outputs, context) -> "
-        "attention_concat([decoder_outputs, context_vectors]) -> attention_vector -> output_norm -> logits.\n"
-        f"  on input: {described}\n  expected logits[0, 0, :6] = {_show(expected[0, 0, :6])}\n  got = {_show(logits[0, 0, :6])}",
+        "attention_concat([decoder_outputs, context_vectors]) -> attention_vector -> output_norm -> logits.",
+        described,
+        shown_expected,
+        shown_got,
     )
 
 
@@ -310,20 +408,25 @@ def masked_loss(loss_fn):
     from seqlib.losses import masked_loss as reference
 
     exercise = "masked_loss"
+    returns = "one number (a scalar float Tensor): the mean cross-entropy over real tokens"
     rng = np.random.default_rng(_SEED + 3)
     for batch_size, t, vocab in ((4, 6, 11), (2, 9, 7), (1, 3, 5)):
         target_out = _random_targets(rng, batch_size, t + 1)[:, 1:]
         target_out[target_out >= vocab] = vocab - 1
         logits = (2 * rng.normal(size=(batch_size, t, vocab))).astype(np.float32)
-        described = f"target_out =\n{_show(target_out)}\n  logits of shape {logits.shape}"
-        got = _to_numpy(exercise, _call(exercise, loss_fn, (tf.constant(target_out), tf.constant(logits)), described), "the loss")
+        described = f"target_out =\n{_show(target_out)}\nrandom logits of shape {logits.shape}"
+        result = _call(exercise, loss_fn, (tf.constant(target_out), tf.constant(logits)), described, returns)
+        got = _to_numpy(exercise, result, "the loss", described, returns)
+        expected = float(reference(tf.constant(target_out), tf.constant(logits)))
         if got.size != 1:
             _fail(
                 exercise,
-                f"return one number (a scalar), got shape {got.shape}: average over the real tokens.\n  on input: {described}",
+                f"return one number (a scalar), got shape {got.shape}: average over the real tokens.",
+                described,
+                f"{expected:.5f}",
+                f"shape {got.shape} =\n{_show(got)}",
             )
         got = float(got.reshape(()))
-        expected = float(reference(tf.constant(target_out), tf.constant(logits)))
         if abs(got - expected) <= 1e-4 * max(1.0, abs(expected)):
             continue
         per_token = -np.take_along_axis(_log_softmax(logits), target_out[..., None], axis=-1)[..., 0]
@@ -339,12 +442,12 @@ def masked_loss(loss_fn):
             ),
             ((per_token * mask).sum(), "you summed the losses; divide by the number of real tokens for a mean."),
         )
-        for value, hint in known_mistakes:
+        hint = "the loss should be the mean cross-entropy over real tokens (target_out != 0)."
+        for value, mistake in known_mistakes:
             if np.isfinite(value) and abs(got - value) <= 1e-4 * max(1.0, abs(value)):
-                _fail(exercise, f"{hint}\n  on input: {described}\n  expected {expected:.5f}, got {got:.5f}")
-        _fail(
-            exercise, f"expected {expected:.5f}, got {got:.5f}: the mean cross-entropy over real tokens.\n  on input: {described}"
-        )
+                hint = mistake
+                break
+        _fail(exercise, hint, described, f"{expected:.5f}", f"{got:.5f}")
     _passed(exercise, "matches seqlib.losses.masked_loss on unseen batches with padding")
 
 
@@ -375,33 +478,38 @@ def greedy_step(greedy_step_fn):
     import tensorflow as tf
 
     exercise = "greedy_step"
+    returns = "a tuple (next_tokens int (batch,), log_probs float (batch,), new_state)"
     rng = np.random.default_rng(_SEED + 4)
     for batch_size, vocab_size in ((3, 9), (1, 5), (4, 17)):
         step = _ScriptedStep(rng, vocab_size)
         tokens = tf.constant(rng.integers(0, vocab_size, size=batch_size).astype(np.int32))
         bias = tf.constant(rng.normal(size=(batch_size, vocab_size)).astype(np.float32))
         state = {"bias": bias}
-        described = f"batch={batch_size}, vocab={vocab_size}, tokens={_show(tokens)}"
-        result = _unpack(
-            exercise, _call(exercise, greedy_step_fn, (step, tokens, state), described), ("next_tokens", "log_probs", "new_state")
-        )
         expected_logits, expected_state = _ScriptedStep.__call__(step, tokens, state)
-        step.calls -= 1  # the reference call above is not the learner's
+        step.calls = 0  # the reference call above is not the learner's
         expected_logits = expected_logits.numpy()
+        described = (
+            f"batch={batch_size}, vocab={vocab_size}, tokens={_show(tokens)}, a scripted step_fn whose logits are\n"
+            f"{_show(expected_logits)}"
+        )
+        result = _call(exercise, greedy_step_fn, (step, tokens, state), described, returns)
+        result = _unpack(exercise, result, ("next_tokens", "log_probs", "new_state"), described)
         if step.calls != 1:
-            _fail(exercise, f"call step_fn exactly once per step (you called it {step.calls} times).")
-        next_tokens = _to_numpy(exercise, result[0], "next_tokens")
-        log_probs = _to_numpy(exercise, result[1], "log_probs")
+            _fail(exercise, "call step_fn exactly once per step.", described, "1 call of step_fn", f"{step.calls} calls")
+        next_tokens = _to_numpy(exercise, result[0], "next_tokens", described, returns)
+        log_probs = _to_numpy(exercise, result[1], "log_probs", described, returns)
         expected_tokens = expected_logits.argmax(axis=-1)
         expected_log_probs = _log_softmax(expected_logits)[np.arange(batch_size), expected_tokens]
         _expect_shape(
-            exercise, "next_tokens", next_tokens, (batch_size,), described + " (take the argmax over the vocabulary, axis -1)"
+            exercise, "next_tokens", next_tokens, (batch_size,), described, "take the argmax over the vocabulary, axis -1"
         )
         if not np.array_equal(next_tokens, expected_tokens):
             _fail(
                 exercise,
-                f"next_tokens should be the most probable token of each row (argmax over axis -1).\n  on input: {described}\n"
-                f"  logits =\n{_show(expected_logits)}\n  expected {_show(expected_tokens)}, got {_show(next_tokens)}",
+                "next_tokens should be the most probable token of each row (argmax over axis -1).",
+                described,
+                f"next_tokens = {_show(expected_tokens)}",
+                f"next_tokens = {_show(next_tokens)}",
             )
         _expect_shape(exercise, "log_probs", log_probs, (batch_size,), described)
         if not _close(log_probs, expected_log_probs):
@@ -412,14 +520,26 @@ def greedy_step(greedy_step_fn):
                 hint = "you returned raw logits; normalise them with tf.nn.log_softmax first."
             else:
                 hint = "log_probs should be log_softmax(logits) at the chosen tokens."
-            _fail(exercise, f"{hint}\n  on input: {described}\n  expected {_show(expected_log_probs)}, got {_show(log_probs)}")
+            _fail(exercise, hint, described, f"log_probs = {_show(expected_log_probs)}", f"log_probs = {_show(log_probs)}")
         new_state = result[2]
-        if (
-            not isinstance(new_state, dict)
-            or "bias" not in new_state
-            or not _close(_to_numpy(exercise, new_state["bias"], "new_state['bias']"), expected_state["bias"].numpy())
-        ):
-            _fail(exercise, "return the state that step_fn gave back, so the next step continues from it.")
+        expected_bias = expected_state["bias"].numpy()
+        if not isinstance(new_state, dict) or "bias" not in new_state:
+            _fail(
+                exercise,
+                "return the state that step_fn gave back, so the next step continues from it.",
+                described,
+                f"new_state = {{'bias': {_show(expected_bias)}}}",
+                _describe(new_state),
+            )
+        got_bias = _to_numpy(exercise, new_state["bias"], "new_state['bias']", described, returns)
+        if not _close(got_bias, expected_bias):
+            _fail(
+                exercise,
+                "return the state that step_fn gave back, so the next step continues from it.",
+                described,
+                f"new_state['bias'] =\n{_show(expected_bias)}",
+                f"new_state['bias'] =\n{_show(got_bias)}",
+            )
     _passed(exercise, "picks the argmax token with its log-probability and carries the state, on unseen steps")
 
 
@@ -436,6 +556,7 @@ def beam_top_k(top_k_fn):
     import tensorflow as tf
 
     exercise = "beam_top_k"
+    returns = "a tuple (scores, parent, token), each (batch, beam_width), best first"
     rng = np.random.default_rng(_SEED + 5)
     for batch_size, beam_width, vocab_size in ((2, 3, 7), (1, 4, 5), (3, 2, 11)):
         # Distinct scores, so there are no ties; one strong beam, so two of the
@@ -445,12 +566,11 @@ def beam_top_k(top_k_fn):
             / 10
         )
         scores[:, 0, :] += 100.0
-        described = f"beam_width={beam_width}, vocab={vocab_size}, candidate_scores of shape {scores.shape}"
-        result = _unpack(
-            exercise, _call(exercise, top_k_fn, (tf.constant(scores), beam_width), described), ("scores", "parent", "token")
-        )
+        described = f"beam_width={beam_width}, vocab={vocab_size}, candidate_scores of shape {scores.shape} =\n{_show(scores)}"
+        result = _call(exercise, top_k_fn, (tf.constant(scores), beam_width), described, returns)
+        result = _unpack(exercise, result, ("scores", "parent", "token"), described)
         got_scores, got_parent, got_token = (
-            _to_numpy(exercise, value, name) for value, name in zip(result, ("scores", "parent", "token"))
+            _to_numpy(exercise, value, name, described, returns) for value, name in zip(result, ("scores", "parent", "token"))
         )
         want_scores, want_parent, want_token = _reference_top_k(scores, beam_width)
         for name, got in (("scores", got_scores), ("parent", got_parent), ("token", got_token)):
@@ -466,13 +586,15 @@ def beam_top_k(top_k_fn):
                 )
             else:
                 hint = "take the top beam_width of all beam × vocab candidates of each sentence."
-            _fail(exercise, f"{hint}\n  on input: {described}\n  expected scores {_show(want_scores)}\n  got {_show(got_scores)}")
+            _fail(exercise, hint, described, f"scores =\n{_show(want_scores)}", f"scores =\n{_show(got_scores)}")
         if not (np.array_equal(got_parent, want_parent) and np.array_equal(got_token, want_token)):
             _fail(
                 exercise,
                 "the scores are right but parent/token are not: for a flat index i over (beam × vocab), "
-                f"parent = i // vocab_size and token = i % vocab_size.\n  on input: {described}\n"
-                f"  expected parent {_show(want_parent)}, token {_show(want_token)}\n  got parent {_show(got_parent)}, token {_show(got_token)}",
+                "parent = i // vocab_size and token = i % vocab_size.",
+                described,
+                _named(parent=want_parent, token=want_token),
+                _named(parent=got_parent, token=got_token),
             )
     _passed(exercise, "selects the best (parent, token) pairs over beam × vocab, best first, on unseen scores")
 
@@ -496,17 +618,15 @@ def self_attention(attention_fn):
     import tensorflow as tf
 
     exercise = "self_attention"
+    returns = "a tuple (output (batch, t, depth_v), weights (batch, t, t))"
     rng = np.random.default_rng(_SEED + 6)
     for batch_size, t, depth, causal in ((2, 4, 8, False), (2, 5, 4, True), (1, 3, 16, True)):
         query, key, value = (rng.normal(size=(batch_size, t, depth)).astype(np.float32) for _ in range(3))
-        described = f"batch={batch_size}, t={t}, depth={depth}, causal={causal}"
-        result = _unpack(
-            exercise,
-            _call(exercise, attention_fn, (tf.constant(query), tf.constant(key), tf.constant(value), causal), described),
-            ("output", "weights"),
-        )
-        output = _to_numpy(exercise, result[0], "output")
-        weights = _to_numpy(exercise, result[1], "weights")
+        described = f"batch={batch_size}, t={t}, depth={depth}, causal={causal}, random query, key and value"
+        arguments = (tf.constant(query), tf.constant(key), tf.constant(value), causal)
+        result = _unpack(exercise, _call(exercise, attention_fn, arguments, described, returns), ("output", "weights"), described)
+        output = _to_numpy(exercise, result[0], "output", described, returns)
+        weights = _to_numpy(exercise, result[1], "weights", described, returns)
         want_output, want_weights = _reference_self_attention(query, key, value, causal)
         _expect_shape(exercise, "weights", weights, want_weights.shape, described)
         _expect_shape(exercise, "output", output, want_output.shape, described)
@@ -518,12 +638,15 @@ def self_attention(attention_fn):
                 hint = "divide the scores by sqrt(depth) before the softmax, so their spread does not grow with depth."
             else:
                 hint = "weights = softmax(query · keyᵀ / sqrt(depth)) over the last axis."
+            _fail(exercise, hint, described, f"weights[0] =\n{_show(want_weights[0])}", f"weights[0] =\n{_show(weights[0])}")
+        if not _close(output, want_output):
             _fail(
                 exercise,
-                f"{hint}\n  on input: {described}\n  expected weights[0] =\n{_show(want_weights[0])}\n  got =\n{_show(weights[0])}",
+                "the weights are right but the output is not: output = weights @ value.",
+                described,
+                f"output[0] =\n{_show(want_output[0])}",
+                f"output[0] =\n{_show(output[0])}",
             )
-        if not _close(output, want_output):
-            _fail(exercise, f"the weights are right but the output is not: output = weights @ value.\n  on input: {described}")
     _passed(exercise, "scaled dot-product attention, with and without the causal mask, on unseen inputs")
 
 
@@ -533,17 +656,19 @@ def mean_pool(pool_fn):
     import tensorflow as tf
 
     exercise = "mean_pool"
+    returns = "a float Tensor (batch, depth): the mean over the real tokens of each sentence"
     rng = np.random.default_rng(_SEED + 7)
     for batch_size, s, depth in ((3, 5, 4), (2, 7, 6)):
         outputs = rng.normal(size=(batch_size, s, depth)).astype(np.float32)
         context = rng.integers(4, 50, size=(batch_size, s)).astype(np.int32)
         context[0, 2:] = 0
         context[1, s - 1 :] = 0
-        described = f"encoder_outputs of shape {outputs.shape}, context =\n{_show(context)}"
-        got = _to_numpy(exercise, _call(exercise, pool_fn, (tf.constant(outputs), tf.constant(context)), described), "the result")
+        described = f"random encoder_outputs of shape {outputs.shape}, context =\n{_show(context)}"
+        result = _call(exercise, pool_fn, (tf.constant(outputs), tf.constant(context)), described, returns)
+        got = _to_numpy(exercise, result, "the result", described, returns)
         mask = (context != 0)[..., None]
         expected = (outputs * mask).sum(axis=1) / mask.sum(axis=1)
-        _expect_shape(exercise, "the result", got, expected.shape, described + " (average over axis 1, the source positions)")
+        _expect_shape(exercise, "the result", got, expected.shape, described, "average over axis 1, the source positions")
         if not _close(got, expected):
             if _close(got, outputs.mean(axis=1)):
                 hint = "you averaged over padding too; average only where context != 0."
@@ -551,7 +676,7 @@ def mean_pool(pool_fn):
                 hint = "you summed the real positions but divided by all positions; divide by the number of real tokens."
             else:
                 hint = "sum the outputs where context != 0 and divide by the number of real tokens."
-            _fail(exercise, f"{hint}\n  on input: {described}\n  expected row 0 = {_show(expected[0])}\n  got {_show(got[0])}")
+            _fail(exercise, hint, described, f"row 0 = {_show(expected[0])}", f"row 0 = {_show(got[0])}")
     _passed(exercise, "averages the encoder outputs over real tokens only, on unseen inputs")
 
 
@@ -561,16 +686,16 @@ def sentence_search(search_fn):
     import tensorflow as tf
 
     exercise = "sentence_search"
+    returns = "an int Tensor (queries, k): the indices of the k most cosine-similar sentences, best first"
     rng = np.random.default_rng(_SEED + 8)
     for queries, n, depth, k in ((2, 12, 5, 3), (3, 20, 8, 1)):
         sentences = rng.normal(size=(n, depth)).astype(np.float32)
         # Lengths vary a lot, so a plain dot product ranks long vectors first.
         sentences *= rng.uniform(0.1, 10.0, size=(n, 1)).astype(np.float32)
         query = rng.normal(size=(queries, depth)).astype(np.float32)
-        described = f"{queries} queries and {n} sentences of depth {depth}, k={k}"
-        got = _to_numpy(
-            exercise, _call(exercise, search_fn, (tf.constant(query), tf.constant(sentences), k), described), "the result"
-        )
+        described = f"{queries} random queries and {n} random sentences of depth {depth} (of very different lengths), k={k}"
+        result = _call(exercise, search_fn, (tf.constant(query), tf.constant(sentences), k), described, returns)
+        got = _to_numpy(exercise, result, "the result", described, returns)
         unit = sentences / np.linalg.norm(sentences, axis=1, keepdims=True)
         similarity = (query / np.linalg.norm(query, axis=1, keepdims=True)) @ unit.T
         expected = np.argsort(-similarity, axis=1)[:, :k]
@@ -582,5 +707,5 @@ def sentence_search(search_fn):
                 hint = "you returned the least similar sentences; sort best first."
             else:
                 hint = "rank the sentences by cosine similarity to each query and return the indices of the k best."
-            _fail(exercise, f"{hint}\n  on input: {described}\n  expected {_show(expected)}\n  got {_show(got)}")
+            _fail(exercise, hint, described, _show(expected), _show(got))
     _passed(exercise, "returns the k nearest sentences by cosine similarity, best first, on unseen vectors")

@@ -255,14 +255,15 @@ def run_evaluate(args):
     )
     print(f"sacreBLEU: {result['bleu_signature']}")
     print(f"           {result['chrf_signature']}")
-    ranked = examples.sort_values("sentence_bleu", ascending=False)
+    best, worst = evaluate.best_and_worst(examples)
     import pandas as pd
 
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):
         print("\nbest:")
-        print(ranked.head(5).to_string(index=False))
-        print("\nworst:")
-        print(ranked.tail(5).to_string(index=False))
+        print(best.to_string(index=False))
+        if len(worst):
+            print("\nworst:")
+            print(worst.to_string(index=False))
     print(f"\nsaved in {path}")
     return 0
 

@@ -7,12 +7,14 @@ gzip-compressed. Every line is validated; an error names the file and line.
 import gzip
 import io
 import random
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
-from seqlib.errors import DataError
+from seqlib.errors import DataError, first_line
+from seqlib.rundir import write_atomically
 
 DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "data" / "fra.txt.gz"
 
@@ -67,8 +69,11 @@ def read_pairs(path=DEFAULT_CORPUS, max_pairs=None):
                     raise DataError(f"{path} line {line_number}: the {side} side is empty")
                 english.append(source)
                 french.append(target)
-    except (EOFError, gzip.BadGzipFile, OSError, __import__("zlib").error) as error:
-        raise DataError(f"{path}: cannot read past line {line_number}: {error} (is the file truncated?)") from None
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        where = f"past line {line_number}" if line_number else "its first line"
+        raise DataError(f"{path}: cannot read {where}: {first_line(error)} (is the file truncated?)") from None
+    except OSError as error:
+        raise DataError(f"{path}: cannot read the file ({error.strerror or first_line(error)})") from None
     if not english:
         raise DataError(f"{path}: the file holds no sentence pairs")
     return pd.DataFrame({"english": english, "french": french})
@@ -117,9 +122,11 @@ def split_pairs(pairs, validation_fraction, test_fraction, seed):
 
 
 def write_pairs(pairs, path):
-    """Writes pairs in the corpus format, `English<TAB>French` a line, unquoted."""
-    with open(path, "w", encoding="utf-8") as file:
-        file.writelines(f"{english}\t{french}\n" for english, french in zip(pairs["english"], pairs["french"]))
+    """Writes pairs in the corpus format, `English<TAB>French` a line, unquoted.
+
+    Written under a temporary name and renamed, so a kill never leaves half a file.
+    """
+    write_atomically(path, "".join(f"{english}\t{french}\n" for english, french in zip(pairs["english"], pairs["french"])))
 
 
 def group_references(pairs):

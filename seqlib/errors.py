@@ -11,3 +11,16 @@ class DataError(SeqlibError):
 
 class RunDirError(SeqlibError):
     """A run directory is missing, incomplete or from an incompatible seqlib."""
+
+
+def first_line(error):
+    """The first non-empty line of an underlying error's message.
+
+    Libraries such as h5py, zlib and Keras write messages of several lines; a
+    user error shows only the first, so the command line prints one line. A
+    first line that ends in ":" announces the next one, which is kept too.
+    """
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return type(error).__name__
+    return " ".join(lines[:2]) if lines[0].endswith(":") and len(lines) > 1 else lines[0]

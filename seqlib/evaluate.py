@@ -12,15 +12,21 @@ from seqlib import data
 from seqlib.errors import SeqlibError
 from seqlib.rundir import RunDir, load_translator, write_atomically
 from seqlib.serving import translate_sentences
+from seqlib.text import APOSTROPHE_VARIANTS
 
 # The GNMT length penalty's exponent used unless --alpha says otherwise.
 DEFAULT_ALPHA = 0.6
+# Rows of the best and of the worst sentences shown by `evaluate`.
+SHOWN_EXAMPLES = 5
+_TO_APOSTROPHE = str.maketrans(dict.fromkeys(APOSTROPHE_VARIANTS, "'"))
 
 
 def normalize_reference(text):
-    """Puts a reference in the form the translator writes: NFKC, one apostrophe,
+    """Puts a reference in the form the translator writes: one apostrophe, NFKC,
     plain single spaces. Words, accents, case and punctuation are untouched."""
-    text = unicodedata.normalize("NFKC", text).replace("\u2019", "'").replace("\u2018", "'")
+    # Apostrophes first, as seqlib.text.standardize does: NFKC turns the acute
+    # accent ´ into a space and a combining accent.
+    text = unicodedata.normalize("NFKC", text.translate(_TO_APOSTROPHE))
     return " ".join(text.split())
 
 
@@ -116,6 +122,24 @@ def evaluate_run(run_dir, pairs_file=None, beam_width=None, alpha=DEFAULT_ALPHA,
         }
     )
     return result
+
+
+def best_and_worst(examples, count=SHOWN_EXAMPLES):
+    """The best and the worst sentences by sentence BLEU, never the same row in both.
+
+    Args:
+        examples: DataFrame with a `sentence_bleu` column (`evaluate_run`'s examples).
+        count: most rows in each table; with fewer than 2 * count sentences, the
+            better half is "best" and the rest "worst".
+
+    Returns:
+        (best, worst): DataFrames, best first in `best` and worst last in `worst`.
+    """
+    # A stable sort keeps ties in corpus order, so the tables do not change between runs.
+    ranked = examples.sort_values("sentence_bleu", ascending=False, kind="stable")
+    shown_best = min(count, (len(ranked) + 1) // 2)
+    shown_worst = min(count, len(ranked) - shown_best)
+    return ranked.head(shown_best), ranked.tail(shown_worst)
 
 
 def save_result(run_dir, result):

@@ -56,7 +56,7 @@ def build_training_model(config, source_vocab_size, target_vocab_size):
     decoder_outputs, _ = keras.layers.GRU(units, return_sequences=True, return_state=True, name="decoder_gru")(
         target_vectors, initial_state=encoder_state
     )
-    logits, _ = _attend_and_project(
+    logits, _, _ = _attend_and_project(
         decoder_outputs, encoder_outputs, attention_keys, context, config, target_vocab_size=target_vocab_size
     )
     return keras.Model(inputs=[context, target_in], outputs=logits, name="translator")
@@ -66,7 +66,8 @@ def _attend_and_project(decoder_outputs, encoder_outputs, attention_keys, contex
     """Attention, the attention vector and the vocabulary projection.
 
     Creates the layers, or reuses `model`'s (looked up by name) for inference.
-    Returns logits (batch, t, vocab) and attention weights (batch, t, s).
+    Returns logits (batch, t, vocab), attention weights (batch, t, s) and the
+    features the logits are projected from (batch, t, units).
     """
 
     def layer(name, make):
@@ -88,7 +89,7 @@ def _attend_and_project(decoder_outputs, encoder_outputs, attention_keys, contex
     )
     # float32 logits even under mixed precision: the softmax needs the range.
     logits = layer("logits", lambda: keras.layers.Dense(target_vocab_size, dtype="float32", name="logits"))(attention_vector)
-    return logits, attention_weights
+    return logits, attention_weights, attention_vector
 
 
 def compile_model(model, config, extra_metrics=()):
@@ -110,10 +111,14 @@ class InferenceModels:
     decoder_step: (token int (batch,), state (batch, units), encoder_outputs,
         attention_keys, context) -> (logits (batch, vocab), state (batch, units),
         attention_weights (batch, s)).
+    decoder_features: the same step up to the vocabulary projection: its first
+        output is the features (batch, units) that the `logits` layer projects,
+        so a translator can run that projection its own way (see Translator).
     """
 
     encoder: keras.Model
     decoder_step: keras.Model
+    decoder_features: keras.Model
 
 
 def build_inference_models(training_model, config):
@@ -136,15 +141,15 @@ def build_inference_models(training_model, config):
     # One step runs the GRU's cell directly: the GRU layer would wrap every step
     # in a loop of its own, which costs more than the step on a CPU.
     new_state, _ = training_model.get_layer("decoder_gru").cell(token_vector, [state])
-    logits, attention_weights = _attend_and_project(
+    logits, attention_weights, features = _attend_and_project(
         keras.ops.expand_dims(new_state, 1), step_encoder_outputs, step_attention_keys, step_context, config, model=training_model
     )
-    decoder_step = keras.Model(
-        [token, state, step_encoder_outputs, step_attention_keys, step_context],
-        [logits[:, 0, :], new_state, attention_weights[:, 0, :]],
-        name="decoder_step",
+    step_inputs = [token, state, step_encoder_outputs, step_attention_keys, step_context]
+    decoder_step = keras.Model(step_inputs, [logits[:, 0, :], new_state, attention_weights[:, 0, :]], name="decoder_step")
+    decoder_features = keras.Model(
+        step_inputs, [features[:, 0, :], new_state, attention_weights[:, 0, :]], name="decoder_features"
     )
-    return InferenceModels(encoder=encoder, decoder_step=decoder_step)
+    return InferenceModels(encoder=encoder, decoder_step=decoder_step, decoder_features=decoder_features)
 
 
 def gru_layers(model):

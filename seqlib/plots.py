@@ -35,15 +35,30 @@ def attention_figure(source_tokens, output_tokens, weights, title=None):
 
 
 def attention_of(translator, sentence):
-    """Greedy-translates one sentence and returns (source tokens, generated tokens, weights (t, s), translation)."""
-    result = translator.greedy(tf.constant([sentence]), tf.constant(0))
-    source_tokens = standardize(tf.constant([sentence])).numpy()[0].decode("utf-8").split()
-    source_tokens = source_tokens[: int(translator.max_source_tokens)]
+    """Greedy-translates one sentence and returns what its heatmap shows.
+
+    Only the translator's public methods are used, so any Translator (or an
+    object with the same `greedy`, `vectorize` and `to_text`) will do.
+
+    Returns:
+        (source tokens: list of str (s), generated tokens: list of str (t), ending
+        with END_TOKEN if the sentence ended, weights: float array (t, s),
+        translation: str).
+    """
+    text = tf.constant([sentence])
+    result = translator.greedy(text, tf.constant(0))
+    # The translator truncates long inputs; its padding id 0 marks where the source ends.
+    source_length = int(np.count_nonzero(translator.vectorize(text).numpy()[0]))
+    source_tokens = standardize(text).numpy()[0].decode("utf-8").split()[:source_length]
     ids = result["tokens"].numpy()[0]
-    length = int(np.argmax(ids == END_ID)) + 1 if (ids == END_ID).any() else len(ids)
-    vocabulary = translator.target_tokens.numpy()
-    output_tokens = [vocabulary[i].decode("utf-8") if i != END_ID else END_TOKEN for i in ids[:length]]
-    weights = result["attention"].numpy()[0, :length, : len(source_tokens)]
+    ended = np.flatnonzero(ids == END_ID)
+    # Up to the end token included; a sentence that never ended fills every step.
+    length = int(ended[0]) + 1 if ended.size else len(np.trim_zeros(ids, "b"))
+    ids = ids[:length]
+    # One id a row, so each token is shown as the word it stands for ("" for [END]).
+    words = [word.decode("utf-8") for word in translator.to_text(tf.constant(ids[:, np.newaxis], tf.int32)).numpy()]
+    output_tokens = [END_TOKEN if i == END_ID else word for i, word in zip(ids, words)]
+    weights = result["attention"].numpy()[0, :length, :source_length]
     return source_tokens, output_tokens, weights, result["translation"].numpy()[0].decode("utf-8")
 
 
@@ -55,6 +70,7 @@ def plot_attention(translator, sentence):
 
 
 def figure_to_png(figure):
+    """The figure as PNG bytes (for tf.summary.image)."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=80)
     return buffer.getvalue()

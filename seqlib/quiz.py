@@ -3,7 +3,8 @@
 The questions are data, in `quiz_bank.json` beside this file. A question has an
 `id`, the `lab` it belongs to, its `options` and the option texts that are its
 `answers`; a multi-select question (`"multiple": true`) scores only when exactly
-the right set is chosen, all or nothing.
+the right set is chosen, all or nothing. A question's text is its own words only:
+"(select all that apply)" is added when a multi-select question is shown.
 
 - In a terminal: `python -m seqlib quiz [--lab N] [--seed S]` asks each question
   with its options shuffled (the same seed gives the same order) and prints the
@@ -35,6 +36,7 @@ from seqlib.errors import SeqlibError
 
 BANK_PATH = Path(__file__).resolve().with_name("quiz_bank.json")
 LETTERS = string.ascii_uppercase
+MULTI_SELECT_HINT = "select all that apply"  # shown after a multi-select question's text
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 DESCRIPTION = "Take the course quiz in the terminal, print it, or grade answers files (JSON: {question id: letter(s)})."
 
@@ -237,7 +239,10 @@ def _letters(question, options):
 def format_question(question, number, options=None):
     """The question and its options lettered A, B, …; `options` gives their order."""
     options = options or question.options
-    kind = " (select all that apply)" if question.multiple else ""
+    # The bank holds the question's own words; the multi-select hint is added here, once,
+    # even for a bank whose text already says it.
+    says_so = MULTI_SELECT_HINT in question.question.lower()
+    kind = f" ({MULTI_SELECT_HINT})" if question.multiple and not says_so else ""
     lines = [f"{number}. [{question.id}] {question.question}{kind}"]
     lines += [f"   {LETTERS[index]}) {option}" for index, option in enumerate(options)]
     return "\n".join(lines)

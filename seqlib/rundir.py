@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 
 from seqlib.config import TrainConfig
-from seqlib.errors import RunDirError
+from seqlib.errors import RunDirError, first_line
 
 FORMAT_VERSION = 1
 _CHECKPOINT = re.compile(r"epoch-(\d{4})\.weights\.h5$")
@@ -100,12 +100,12 @@ def load_training_model(path):
     try:
         model = keras.models.load_model(run.model_file, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many types for damaged or mismatched files
-        raise RunDirError(f"{run.model_file}: cannot load the model ({type(error).__name__}: {error})") from None
+        raise RunDirError(f"{run.model_file}: cannot load the model ({type(error).__name__}: {first_line(error)})") from None
     return run, config, model
 
 
-def load_translator(path, max_output_tokens=None, jit_compile=False):
-    """Builds a Translator from a run directory alone (jit_compile: see Translator)."""
+def load_translator(path, max_output_tokens=None, jit_compile=False, bfloat16_projection=False):
+    """Builds a Translator from a run directory alone (jit_compile, bfloat16_projection: see Translator)."""
     from seqlib.vocabulary import load_vocabulary
 
     run, config, model = load_training_model(path)
@@ -123,10 +123,14 @@ def load_translator(path, max_output_tokens=None, jit_compile=False):
             f"{run.path}: the vocabularies ({expected[0]} source, {expected[1]} target ids) do not match "
             f"the model ({found[0]}, {found[1]}); the run is damaged, retrain it"
         )
-    return build_translator(model, config, source_vocabulary, target_vocabulary, max_output_tokens, jit_compile)
+    return build_translator(
+        model, config, source_vocabulary, target_vocabulary, max_output_tokens, jit_compile, bfloat16_projection
+    )
 
 
-def build_translator(model, config, source_vocabulary, target_vocabulary, max_output_tokens=None, jit_compile=False):
+def build_translator(
+    model, config, source_vocabulary, target_vocabulary, max_output_tokens=None, jit_compile=False, bfloat16_projection=False
+):
     """A Translator sharing the training model's layers (so it follows training)."""
     from seqlib.model import build_inference_models
     from seqlib.translator import Translator
@@ -138,4 +142,5 @@ def build_translator(model, config, source_vocabulary, target_vocabulary, max_ou
         max_source_tokens=config.max_tokens,
         max_output_tokens=max_output_tokens or 2 * config.max_tokens + 10,
         jit_compile=jit_compile,
+        bfloat16_projection=bfloat16_projection,
     )

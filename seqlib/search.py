@@ -39,6 +39,18 @@ def log_probabilities(logits, tokens):
     return tf.math.log(tf.maximum(chosen, MIN_PROBABILITY))
 
 
+def _block_size(width):
+    """Block size for best_k: a divisor of width near TOP_K_BLOCK when there is
+    one, so the logits are reshaped in place instead of padded (a copy that cost
+    half of best_k on 256 × 8,000 logits); else TOP_K_BLOCK, with padding."""
+    if width is not None:
+        for distance in range(TOP_K_BLOCK // 2):
+            for size in (TOP_K_BLOCK - distance, TOP_K_BLOCK + distance):
+                if width % size == 0:
+                    return size
+    return TOP_K_BLOCK
+
+
 def best_k(values, k):
     """The k largest values of each row and their indices, like tf.math.top_k.
 
@@ -52,20 +64,25 @@ def best_k(values, k):
     Returns:
         (values float32 (rows, k), indices int32 (rows, k)), largest first.
     """
+    block = _block_size(values.shape[-1])
     rows, width = tf.shape(values)[0], tf.shape(values)[1]
-    blocks = (width + TOP_K_BLOCK - 1) // TOP_K_BLOCK
-    padded = tf.pad(values, [[0, 0], [0, blocks * TOP_K_BLOCK - width]], constant_values=2 * NEG_INF)
-    grid = tf.reshape(padded, [rows, blocks, TOP_K_BLOCK])
+    blocks = (width + block - 1) // block
+    padded = values
+    if values.shape[-1] is None or values.shape[-1] % block:
+        padded = tf.pad(values, [[0, 0], [0, blocks * block - width]], constant_values=2 * NEG_INF)
+    grid = tf.reshape(padded, [rows, blocks, block])
     _, best_blocks = tf.math.top_k(tf.reduce_max(grid, axis=-1), k=tf.minimum(k, blocks))
     # Searched in index order, so ties go to the lower index as in tf.math.top_k.
     best_blocks = tf.sort(best_blocks, axis=-1)
     candidates = tf.reshape(tf.gather(grid, best_blocks, batch_dims=1), [rows, -1])
     best_values, within = tf.math.top_k(candidates, k=k)
-    indices = tf.gather(best_blocks, within // TOP_K_BLOCK, batch_dims=1) * TOP_K_BLOCK + within % TOP_K_BLOCK
+    indices = tf.gather(best_blocks, within // block, batch_dims=1) * block + within % block
     return best_values, indices
 
 
-def _run_loop(step_fn, initial_state, start_tokens, end_id, max_length, choose, record_key=None, fixed_length=False):
+def _run_loop(
+    step_fn, initial_state, start_tokens, end_id, max_length, choose, record_key=None, fixed_length=False, drop_finished=False
+):
     """The loop shared by greedy search and sampling.
 
     Args:
@@ -75,43 +92,85 @@ def _run_loop(step_fn, initial_state, start_tokens, end_id, max_length, choose, 
         fixed_length: return tokens for all max_length steps (0 after the end)
             instead of trimming to the steps taken. XLA needs it: its shapes are
             fixed when it compiles, so the loop's buffers have max_length slots.
+        drop_finished: after each step, sentences that produced the end token
+            leave the batch, so later steps only compute the unfinished ones.
+            Needs every per-sentence tensor the step function reads to be in
+            `state` (the loop gathers the rows it keeps); not with fixed_length.
 
     Returns:
         dict with tokens int32 (batch, t) (0 after the end token, which is kept),
         lengths int32 (batch,) (tokens including the end token), scores float32
         (batch,) (sum of the chosen tokens' log-probabilities), steps int32 (the
         steps taken; t == steps unless fixed_length) and, with record_key,
-        records (batch, t, ...).
+        records (batch, t, ...), zeros after a sentence's end.
     """
+    if fixed_length and drop_finished:
+        raise ValueError("drop_finished changes the batch size between steps, which fixed_length (XLA) cannot")
     batch_size = tf.shape(start_tokens)[0]
     tokens = tf.TensorArray(tf.int32, size=max_length, element_shape=start_tokens.shape)
     records = tf.TensorArray(tf.float32, size=max_length) if record_key is not None else ()
-    finished = tf.zeros([batch_size], tf.bool)
     scores = tf.zeros([batch_size], tf.float32)
     lengths = tf.zeros([batch_size], tf.int32)
+    # The sentences still decoding, as rows of the full batch; without
+    # drop_finished every row stays and `finished` marks the ones that are done.
+    rows = tf.range(batch_size)
+    finished = tf.zeros([batch_size], tf.bool)
 
-    def keep_going(step, previous, state, finished, scores, lengths, tokens, records):
+    def full_batch(values, rows):
+        """Values of the rows still decoding -> the whole batch, 0 for the others."""
+        shape = tf.concat([[batch_size], tf.shape(values)[1:]], 0)
+        return tf.scatter_nd(rows[:, tf.newaxis], values, shape)
+
+    def keep_going(step, previous, state, rows, finished, scores, lengths, tokens, records):
         return tf.logical_and(step < max_length, tf.logical_not(tf.reduce_all(finished)))
 
-    def body(step, previous, state, finished, scores, lengths, tokens, records):
+    def body(step, previous, state, rows, finished, scores, lengths, tokens, records):
         logits, state = step_fn(previous, state)
         logits = tf.cast(logits, tf.float32)
         chosen = tf.cast(choose(logits, step), tf.int32)
         chosen = tf.where(finished, tf.zeros_like(chosen), chosen)
-        chosen_log_prob = log_probabilities(logits, chosen)
-        scores += tf.where(finished, 0.0, chosen_log_prob)
-        lengths += tf.cast(tf.logical_not(finished), tf.int32)
-        tokens = tokens.write(step, chosen)
+        chosen_log_prob = tf.where(finished, 0.0, log_probabilities(logits, chosen))
+        scores = tf.tensor_scatter_nd_add(scores, rows[:, tf.newaxis], chosen_log_prob)
+        lengths = tf.tensor_scatter_nd_add(lengths, rows[:, tf.newaxis], tf.cast(tf.logical_not(finished), tf.int32))
+        tokens = tokens.write(step, full_batch(chosen, rows) if drop_finished else chosen)
         if record_key is not None:
-            records = records.write(step, tf.cast(state[record_key], tf.float32))
+            record = tf.cast(state[record_key], tf.float32)
+            # Steps after a sentence's end record nothing (zeros), whichever rows are kept.
+            record = tf.where(tf.reshape(finished, [-1] + [1] * (record.shape.rank - 1)), 0.0, record)
+            records = records.write(step, full_batch(record, rows) if drop_finished else record)
         finished = tf.logical_or(finished, tf.equal(chosen, end_id))
-        return step + 1, chosen, state, finished, scores, lengths, tokens, records
+        if drop_finished:
 
-    steps, _, _, _, scores, lengths, tokens, records = tf.while_loop(
-        keep_going,
-        body,
-        (tf.constant(0), tf.cast(start_tokens, tf.int32), initial_state, finished, scores, lengths, tokens, records),
-    )
+            def drop():
+                keep = tf.where(tf.logical_not(finished))[:, 0]
+                return (
+                    tf.gather(chosen, keep),
+                    tf.nest.map_structure(lambda tensor: tf.gather(tensor, keep), state),
+                    tf.gather(rows, keep),
+                    tf.gather(finished, keep),
+                )
+
+            # Gathering the state copies it, so only when a sentence has ended.
+            chosen, state, rows, finished = tf.cond(tf.reduce_any(finished), drop, lambda: (chosen, state, rows, finished))
+        return step + 1, chosen, state, rows, finished, scores, lengths, tokens, records
+
+    loop_vars = (tf.constant(0), tf.cast(start_tokens, tf.int32), initial_state, rows, finished, scores, lengths, tokens, records)
+    options = {}
+    if drop_finished:
+        # The rows still decoding shrink from step to step.
+        shrinking = lambda tensor: tf.TensorShape([None]).concatenate(tensor.shape[1:])  # noqa: E731
+        options["shape_invariants"] = (
+            tf.TensorShape([]),
+            tf.TensorShape([None]),
+            tf.nest.map_structure(shrinking, initial_state),
+            tf.TensorShape([None]),
+            tf.TensorShape([None]),
+            scores.shape,
+            lengths.shape,
+            tf.TensorShape(None),
+            tf.TensorShape(None) if record_key is not None else (),
+        )
+    steps, _, _, _, _, scores, lengths, tokens, records = tf.while_loop(keep_going, body, loop_vars, **options)
     # Only the steps taken were written; reading the others is an error outside XLA.
     stacked_tokens = tokens.stack() if fixed_length else tokens.gather(tf.range(steps))
     result = {"tokens": tf.transpose(stacked_tokens), "lengths": lengths, "scores": scores, "steps": steps}
@@ -121,7 +180,9 @@ def _run_loop(step_fn, initial_state, start_tokens, end_id, max_length, choose, 
     return result
 
 
-def greedy_search(step_fn, initial_state, start_tokens, end_id, max_length, record_key=None, fixed_length=False):
+def greedy_search(
+    step_fn, initial_state, start_tokens, end_id, max_length, record_key=None, fixed_length=False, drop_finished=False
+):
     """Always takes the most probable next token.
 
     Args:
@@ -130,7 +191,7 @@ def greedy_search(step_fn, initial_state, start_tokens, end_id, max_length, reco
         start_tokens: int32 (batch,), the start ("GO") token of each sentence.
         end_id: int, the end token; a sentence stops growing once it is produced.
         max_length: int32 scalar, the most tokens generated (end token included).
-        record_key, fixed_length: see `_run_loop`.
+        record_key, fixed_length, drop_finished: see `_run_loop`.
 
     Returns:
         See `_run_loop`.
@@ -144,10 +205,11 @@ def greedy_search(step_fn, initial_state, start_tokens, end_id, max_length, reco
         lambda logits, step: tf.argmax(logits, axis=-1),
         record_key,
         fixed_length,
+        drop_finished,
     )
 
 
-def sample(step_fn, initial_state, start_tokens, end_id, max_length, temperature=1.0, top_k=0, seed=0):
+def sample(step_fn, initial_state, start_tokens, end_id, max_length, temperature=1.0, top_k=0, seed=0, drop_finished=False):
     """Draws each next token from the softmax of logits / temperature.
 
     Args:
@@ -155,6 +217,7 @@ def sample(step_fn, initial_state, start_tokens, end_id, max_length, temperature
             flatten the distribution.
         top_k: int; if > 0, only the k most probable tokens can be drawn.
         seed: int; the same seed gives the same samples (stateless random ops).
+        drop_finished: see `_run_loop`.
 
     Returns:
         See `_run_loop`; scores are log-probabilities under the model (temperature 1).
@@ -174,7 +237,7 @@ def sample(step_fn, initial_state, start_tokens, end_id, max_length, temperature
         filtered = tf.cond(top_k > 0, keep_top_k, lambda: scaled)
         return tf.random.stateless_categorical(filtered, 1, seed=tf.stack([seed, step]), dtype=tf.int32)[:, 0]
 
-    return _run_loop(step_fn, initial_state, start_tokens, end_id, max_length, choose)
+    return _run_loop(step_fn, initial_state, start_tokens, end_id, max_length, choose, drop_finished=drop_finished)
 
 
 def length_penalty(lengths, alpha):
@@ -182,7 +245,9 @@ def length_penalty(lengths, alpha):
     return tf.pow((5.0 + tf.cast(lengths, tf.float32)) / 6.0, alpha)
 
 
-def beam_search(step_fn, initial_state, start_tokens, end_id, max_length, beam_width, n_best=1, alpha=0.0):
+def beam_search(
+    step_fn, initial_state, start_tokens, end_id, max_length, beam_width, n_best=1, alpha=0.0, drop_finished=False, fixed_keys=()
+):
     """Keeps the beam_width best partial translations at every step.
 
     Hypotheses are ranked by summed log-probability divided by the GNMT length
@@ -191,10 +256,18 @@ def beam_search(step_fn, initial_state, start_tokens, end_id, max_length, beam_w
     The loop ends when every beam of every sentence is finished.
 
     Args:
-        step_fn, initial_state, start_tokens, end_id, max_length: as in greedy_search.
+        step_fn, initial_state, start_tokens, end_id, max_length: as in greedy_search;
+            the step function sees batch * beam_width rows, sentence by sentence.
         beam_width: int32 scalar >= 1; 1 gives greedy search's output.
         n_best: int32 scalar, 1 <= n_best <= beam_width, hypotheses returned per sentence.
         alpha: float, the length penalty's exponent.
+        drop_finished: sentences whose beams have all finished leave the batch,
+            so later steps only compute the others. Needs every per-sentence
+            tensor the step function reads to be in the state.
+        fixed_keys: keys of a dict state whose tensors never change and are the
+            same for every beam of a sentence (e.g. the encoder's outputs): they
+            are not reordered by parent hypothesis at every step, only dropped
+            with their sentence.
 
     Returns:
         dict with tokens int32 (batch, n_best, t) (0 after the end token),
@@ -203,7 +276,6 @@ def beam_search(step_fn, initial_state, start_tokens, end_id, max_length, beam_w
     beam_width = tf.cast(beam_width, tf.int32)
     alpha = tf.cast(alpha, tf.float32)
     batch_size = tf.shape(start_tokens)[0]
-    flat_size = batch_size * beam_width
     # (batch * beam, ...): every sentence's state repeated once per beam.
     state = tf.nest.map_structure(lambda tensor: tf.repeat(tensor, beam_width, axis=0), initial_state)
     previous = tf.repeat(tf.cast(start_tokens, tf.int32), beam_width)
@@ -213,11 +285,19 @@ def beam_search(step_fn, initial_state, start_tokens, end_id, max_length, beam_w
     finished = tf.zeros([batch_size, beam_width], tf.bool)
     lengths = tf.zeros([batch_size, beam_width], tf.int32)
     sequences = tf.zeros([batch_size, beam_width, 0], tf.int32)
+    # The sentences still decoding (rows of the whole batch); the step function
+    # sees their beams only. Without drop_finished, all of them.
+    sentences = tf.range(batch_size)
 
-    def keep_going(step, previous, state, log_probs, finished, lengths, sequences):
+    def keep_going(step, previous, state, sentences, log_probs, finished, lengths, sequences):
         return tf.logical_and(step < max_length, tf.logical_not(tf.reduce_all(finished)))
 
-    def body(step, previous, state, log_probs, finished, lengths, sequences):
+    def body(step, previous, state, sentences, all_log_probs, all_finished, all_lengths, all_sequences):
+        active = tf.shape(sentences)[0]
+        index = sentences[:, tf.newaxis]
+        log_probs, finished = tf.gather(all_log_probs, sentences), tf.gather(all_finished, sentences)
+        lengths, sequences = tf.gather(all_lengths, sentences), tf.gather(all_sequences, sentences)
+
         logits, state = step_fn(previous, state)
         logits = tf.cast(logits, tf.float32)
         # Each beam's k best continuations contain the k best of the whole
@@ -225,8 +305,8 @@ def beam_search(step_fn, initial_state, start_tokens, end_id, max_length, beam_w
         # and only k × k candidates per sentence are ranked together.
         _, best_tokens = best_k(logits, beam_width)
         step_log_probs = log_probabilities(logits, best_tokens)
-        step_log_probs = tf.reshape(step_log_probs, [batch_size, beam_width, beam_width])
-        best_tokens = tf.reshape(best_tokens, [batch_size, beam_width, beam_width])
+        step_log_probs = tf.reshape(step_log_probs, [active, beam_width, beam_width])
+        best_tokens = tf.reshape(best_tokens, [active, beam_width, beam_width])
         # A finished hypothesis has one continuation, padding (id 0), at no cost.
         first_only = tf.range(beam_width) == 0
         frozen_log_probs = tf.where(first_only, 0.0, NEG_INF)
@@ -235,28 +315,56 @@ def beam_search(step_fn, initial_state, start_tokens, end_id, max_length, beam_w
         candidate_log_probs = log_probs[:, :, tf.newaxis] + step_log_probs
         candidate_lengths = lengths + tf.cast(tf.logical_not(finished), tf.int32)
         candidate_scores = candidate_log_probs / length_penalty(candidate_lengths, alpha)[:, :, tf.newaxis]
-        flat_scores = tf.reshape(candidate_scores, [batch_size, beam_width * beam_width])
+        flat_scores = tf.reshape(candidate_scores, [active, beam_width * beam_width])
         _, best = tf.math.top_k(flat_scores, k=beam_width)
         parent = best // beam_width
-        token = tf.gather(tf.reshape(best_tokens, [batch_size, -1]), best, batch_dims=1)
+        token = tf.gather(tf.reshape(best_tokens, [active, -1]), best, batch_dims=1)
 
-        log_probs = tf.gather(tf.reshape(candidate_log_probs, [batch_size, -1]), best, batch_dims=1)
+        log_probs = tf.gather(tf.reshape(candidate_log_probs, [active, -1]), best, batch_dims=1)
         lengths = tf.gather(candidate_lengths, parent, batch_dims=1)
         was_finished = tf.gather(finished, parent, batch_dims=1)
         finished = tf.logical_or(was_finished, tf.equal(token, end_id))
         sequences = tf.concat([tf.gather(sequences, parent, batch_dims=1), token[:, :, tf.newaxis]], axis=2)
-        flat_parent = tf.reshape(parent + tf.range(batch_size)[:, tf.newaxis] * beam_width, [flat_size])
-        state = tf.nest.map_structure(lambda tensor: tf.gather(tensor, flat_parent), state)
-        return step + 1, tf.reshape(token, [flat_size]), state, log_probs, finished, lengths, sequences
+        all_log_probs = tf.tensor_scatter_nd_update(all_log_probs, index, log_probs)
+        all_lengths = tf.tensor_scatter_nd_update(all_lengths, index, lengths)
+        all_finished = tf.tensor_scatter_nd_update(all_finished, index, finished)
+        all_sequences = tf.pad(all_sequences, [[0, 0], [0, 0], [0, 1]])
+        all_sequences = tf.tensor_scatter_nd_update(all_sequences, index, sequences)
 
-    _, _, _, log_probs, finished, lengths, sequences = tf.while_loop(
+        flat_parent = tf.reshape(parent + tf.range(active)[:, tf.newaxis] * beam_width, [-1])
+        if isinstance(state, dict):
+            state = {key: tensor if key in fixed_keys else tf.gather(tensor, flat_parent) for key, tensor in state.items()}
+        else:
+            state = tf.nest.map_structure(lambda tensor: tf.gather(tensor, flat_parent), state)
+        previous = tf.reshape(token, [-1])
+        if drop_finished:
+
+            def drop():
+                keep = tf.where(tf.logical_not(tf.reduce_all(finished, axis=1)))[:, 0]
+                rows = tf.reshape(
+                    keep[:, tf.newaxis] * tf.cast(beam_width, tf.int64) + tf.range(beam_width, dtype=tf.int64), [-1]
+                )
+                return (
+                    tf.gather(previous, rows),
+                    tf.nest.map_structure(lambda t: tf.gather(t, rows), state),
+                    tf.gather(sentences, keep),
+                )
+
+            # Gathering the state copies it, so only when a sentence has ended.
+            sentence_done = tf.reduce_any(tf.reduce_all(finished, axis=1))
+            previous, state, sentences = tf.cond(sentence_done, drop, lambda: (previous, state, sentences))
+        return step + 1, previous, state, sentences, all_log_probs, all_finished, all_lengths, all_sequences
+
+    shrinking = lambda tensor: tf.TensorShape([None]).concatenate(tensor.shape[1:])  # noqa: E731
+    _, _, _, _, log_probs, finished, lengths, sequences = tf.while_loop(
         keep_going,
         body,
-        (tf.constant(0), previous, state, log_probs, finished, lengths, sequences),
+        (tf.constant(0), previous, state, sentences, log_probs, finished, lengths, sequences),
         shape_invariants=(
             tf.TensorShape([]),
             tf.TensorShape([None]),
-            tf.nest.map_structure(lambda tensor: tf.TensorShape([None]).concatenate(tensor.shape[1:]), state),
+            tf.nest.map_structure(shrinking, state),
+            tf.TensorShape([None]),
             tf.TensorShape([None, None]),
             tf.TensorShape([None, None]),
             tf.TensorShape([None, None]),

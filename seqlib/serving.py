@@ -2,9 +2,48 @@
 
 import tensorflow as tf
 
+from seqlib.text import standardize
+
 # Inputs longer than this many characters are cut before tokenising; the model
 # reads at most `max_tokens` tokens anyway, and this bounds the work on huge lines.
 MAX_INPUT_CHARACTERS = 2000
+
+
+def truncation_warnings(translator, sentences, first_line_number=1):
+    """Says which inputs the translator will not read whole.
+
+    The translator keeps the first `max_source_tokens` tokens of a sentence
+    (and serving the first MAX_INPUT_CHARACTERS characters); a user should know
+    that the end of a long line was not translated.
+
+    Args:
+        translator: seqlib.translator.Translator; an object without
+            `max_source_tokens` (a reloaded SavedModel) gets only the character check.
+        sentences: list of str, as given (before the character cut).
+        first_line_number: the 1-based line number of sentences[0].
+
+    Returns:
+        list of str, one message per truncated input, e.g.
+        "line 3: 61 tokens, translating only the first 40".
+    """
+    max_tokens = getattr(translator, "max_source_tokens", None)
+    token_counts = [None] * len(sentences)
+    if max_tokens is not None and sentences:
+        max_tokens = int(max_tokens)
+        # The same standardisation and whitespace split the translator's vectorizer uses.
+        cut = tf.constant([sentence[:MAX_INPUT_CHARACTERS] for sentence in sentences], tf.string)
+        token_counts = tf.strings.split(standardize(cut)).row_lengths().numpy().tolist()
+    messages = []
+    for offset, (sentence, tokens) in enumerate(zip(sentences, token_counts)):
+        where = f"line {first_line_number + offset}"
+        too_long = len(sentence) > MAX_INPUT_CHARACTERS
+        if tokens is not None and tokens > max_tokens:
+            # Tokens are counted in the first MAX_INPUT_CHARACTERS characters only.
+            count = f"{len(sentence)} characters, at least {tokens} tokens" if too_long else f"{tokens} tokens"
+            messages.append(f"{where}: {count}, translating only the first {max_tokens}")
+        elif too_long:
+            messages.append(f"{where}: {len(sentence)} characters, translating only the first {MAX_INPUT_CHARACTERS}")
+    return messages
 
 
 def translate_sentences(
@@ -28,7 +67,8 @@ def translate_sentences(
         beam_width: None for greedy search, else beam search with this many beams.
         n_best: hypotheses per sentence (beam search only).
         temperature: if set, sample instead of searching.
-        warn: called with a message when an input is truncated.
+        warn: called with one message for each input that is truncated (see
+            `truncation_warnings`); None skips the check.
 
     Yields:
         for each sentence, a list of n_best (translation, score) pairs, best first.
@@ -36,9 +76,9 @@ def translate_sentences(
     max_length = tf.constant(max_length or 0, tf.int32)
     for start in range(0, len(sentences), batch_size):
         batch = sentences[start : start + batch_size]
-        for offset, sentence in enumerate(batch):
-            if len(sentence) > MAX_INPUT_CHARACTERS and warn is not None:
-                warn(f"input {start + offset} has {len(sentence)} characters; translating only its beginning")
+        if warn is not None:
+            for message in truncation_warnings(translator, batch, first_line_number=start + 1):
+                warn(message)
         batch = [sentence[:MAX_INPUT_CHARACTERS] for sentence in batch]
         text = tf.constant(batch, tf.string)
         if temperature is not None:

@@ -15,6 +15,10 @@ import tensorflow_text as tf_text
 # Punctuation that becomes a token of its own. Brackets are included so that user
 # text can never spell a special token such as "[START]".
 PUNCTUATION = '[.?!,;:¿¡«»"()\\[\\]…]'
+# Characters that readers take for an apostrophe; all become `'`. The acute accent
+# and the grave accent are typed for it on keyboards without one. Shared with the
+# normalisation of references (seqlib.evaluate), so scores compare like with like.
+APOSTROPHE_VARIANTS = "\u2019\u2018\u02bc\u00b4`"
 START_TOKEN = "[START]"
 END_TOKEN = "[END]"
 
@@ -31,7 +35,7 @@ def standardize(text):
     """
     # Typographic apostrophes and the ASCII one are the same letter to a reader.
     # Before NFKC, which would turn the acute accent ´ into a space and a combining mark.
-    text = tf.strings.regex_replace(text, "[\u2019\u2018\u02bc\u00b4`]", "'")
+    text = tf.strings.regex_replace(text, "[" + APOSTROPHE_VARIANTS + "]", "'")
     text = tf_text.normalize_utf8(text, "NFKC")
     # Control and format characters (tabs, zero-width spaces) and NBSP/NNBSP are spaces.
     text = tf.strings.regex_replace(text, "[\\p{Cc}\\p{Cf}\\p{Z}]", " ")
@@ -49,12 +53,17 @@ def detokenize(tokens):
         tokens: tf.string RaggedTensor (batch, None) of tokens.
 
     Returns:
-        tf.string Tensor (batch,), e.g. ["Va", "!"] -> "Va !" and
-        ["C'", "est", "."] -> "C'est.".
+        tf.string Tensor (batch,), e.g. ["Va", "!"] -> "Va !",
+        ["C'", "est", "."] -> "C'est." and ['"', "salut", '"'] -> '"salut"'.
     """
     text = tf.strings.reduce_join(tokens, axis=-1, separator=" ")
-    # Elided words join the next word; French keeps the space before ? ! : ; ».
+    # Elided words join the next word; French keeps the space before ? ! : ; » and after «.
     text = tf.strings.regex_replace(text, "' ", "'")
+    # A straight quote does not say whether it opens or closes, so quotes are closed
+    # up in pairs, left to right: '" salut "' -> '"salut"'. A lone quote keeps its spaces.
+    text = tf.strings.regex_replace(text, '" ([^"]*?) "', '"\\1"')
+    # "…" ends the word before it, like the full stop it stands for.
+    text = tf.strings.regex_replace(text, " …", "…")
     text = tf.strings.regex_replace(text, " ([.,)\\]])", "\\1")
     text = tf.strings.regex_replace(text, "([(\\[]) ", "\\1")
     return text

@@ -1,8 +1,10 @@
 """Training: from a corpus file to a run directory, resumable at every epoch."""
 
 import contextlib
+import fcntl
 import os
 import random
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -12,12 +14,12 @@ import tensorflow as tf
 
 from seqlib import data, vocabulary
 from seqlib.distribute import make_strategy
-from seqlib.errors import SeqlibError
+from seqlib.errors import RunDirError, SeqlibError, first_line
 from seqlib.metrics import TargetTokens
 from seqlib.model import build_training_model, compile_model
 from seqlib.monitor import TranslationMonitor
 from seqlib.pipeline import keep_shorter_than, make_dataset, vectorize_pairs
-from seqlib.rundir import RunDir, build_translator
+from seqlib.rundir import RunDir, build_translator, load_training_model
 
 
 def say(message):
@@ -26,34 +28,49 @@ def say(message):
 
 @contextlib.contextmanager
 def training_lock(run):
-    """Refuses a second training on a run directory that one is already using."""
-    for _ in range(2):
+    """Refuses a second training on a run directory that one is already using.
+
+    The lock is an OS lock (`flock`) on RUN_DIR/train.lock, held for the whole
+    training. The kernel drops it when the process ends, kill -9 included, so a
+    lock is never stale, and taking it is one step, so two starts cannot both win.
+    The process id written into the file only serves the message.
+    """
+    for _ in range(10):
+        descriptor = os.open(run.lock_file, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            descriptor = os.open(run.lock_file, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-            break
-        except FileExistsError:
-            try:
-                owner = int(run.lock_file.read_text().strip() or 0)
-                if owner <= 0:
-                    raise ValueError("no process id in the lock file")
-                os.kill(owner, 0)
-            except (ValueError, ProcessLookupError, FileNotFoundError):
-                # The process that held it is gone (killed): the lock is stale.
-                run.lock_file.unlink(missing_ok=True)
-                continue
-            except PermissionError:
-                pass
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.read(descriptor, 32).decode(errors="replace").strip() or "unknown"
+            os.close(descriptor)
             raise SeqlibError(
-                f"{run.path} is in use by another training (process {owner}); wait for it or remove {run.lock_file} if it is not running"
+                f"{run.path} is in use by another training (process {owner}); wait for it to finish or use another --out"
             ) from None
-    else:
-        raise SeqlibError(f"cannot take the lock {run.lock_file}")
-    try:
-        os.write(descriptor, str(os.getpid()).encode())
+        # A training that just finished removes the file; if that happened between
+        # our open and our lock, we hold a file nobody else can see: take a fresh one.
+        try:
+            if os.path.samestat(os.fstat(descriptor), os.stat(run.lock_file)):
+                break
+        except FileNotFoundError:
+            pass
         os.close(descriptor)
+    else:
+        raise SeqlibError(f"cannot take the lock {run.lock_file}; is another training starting and stopping there?")
+    try:
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, str(os.getpid()).encode())
         yield
     finally:
+        # Removed while still locked, so no other process can lock this file after us.
         run.lock_file.unlink(missing_ok=True)
+        os.close(descriptor)
+
+
+def remove_partial_files(run):
+    """Deletes files a killed training left half-written (`partial-*`); none is ever read."""
+    for folder in (run.path, run.checkpoints):
+        if folder.is_dir():
+            for partial in folder.glob("partial-*"):
+                partial.unlink(missing_ok=True)
 
 
 def prepare_run_directory(path):
@@ -142,6 +159,38 @@ def monitor_for(model, config, validation, source_tokens, target_tokens, run, sa
     return TranslationMonitor(translator, run.logs, [sources[i] for i in chosen], [references[i] for i in chosen], config=config)
 
 
+def load_checkpoint(model, checkpoint):
+    """Loads weights and optimizer state, turning a damaged or foreign file into a clear error."""
+    try:
+        model.load_weights(checkpoint)
+    except Exception as error:  # h5py and Keras raise many types for truncated or mismatched files
+        raise RunDirError(
+            f"{checkpoint}: cannot resume from this checkpoint ({type(error).__name__}: {first_line(error)}); "
+            "delete it to train this run from the start, or train into a new --out"
+        ) from None
+
+
+def checkpoint_bytes(model):
+    """An upper estimate of the disk space one epoch's saving needs, in bytes.
+
+    The checkpoint and model.keras each hold the float32 weights and Adam's two
+    slots per weight (3 x 4 bytes a parameter); the new files are written beside
+    the old ones before these are replaced. 16 MiB more cover logs and small files.
+    """
+    return 2 * model.count_params() * 4 * 3 + 16 * 2**20
+
+
+def check_free_space(run, model):
+    """Refuses to start a training whose first checkpoint would not fit on the disk."""
+    needed = checkpoint_bytes(model)
+    free = shutil.disk_usage(run.path).free
+    if free < needed:
+        raise SeqlibError(
+            f"{run.path}: only {free / 2**20:.0f} MiB free, and saving an epoch's checkpoint and model needs "
+            f"about {needed / 2**20:.0f} MiB; free some space or choose another --out"
+        )
+
+
 def load_splits(config, data_path):
     pairs = data.read_pairs(data_path, max_pairs=config.max_pairs)
     return data.split_pairs(pairs, config.validation_fraction, config.test_fraction, config.seed)
@@ -169,6 +218,7 @@ def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_c
     strategy = make_strategy(strategy)
     run = prepare_run_directory(out)
     with training_lock(run):
+        remove_partial_files(run)
         completed, checkpoint = run.latest_checkpoint()
         if checkpoint is not None:
             saved_config, saved_data = run.load_config()
@@ -185,10 +235,9 @@ def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_c
                 data_path = saved_data
             config = saved_config.replace(epochs=config.epochs)
             if completed >= config.epochs:
+                _, _, model = load_training_model(run.path)
                 say(f"{run.path} already holds {completed} of {config.epochs} epochs; nothing to do")
-                run.require(run.model_file)
-                return keras.models.load_model(run.model_file, compile=False), None
-            say(f"resuming from epoch {completed}")
+                return model, None
         data_path = Path(data_path) if data_path is not None else data.DEFAULT_CORPUS
         keras.utils.set_random_seed(config.seed)
         splits = load_splits(config, data_path)
@@ -237,17 +286,21 @@ def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_c
                 compile_model(model, config, extra_metrics=[TargetTokens()])
                 if checkpoint is not None:
                     model.optimizer.build(model.trainable_variables)
-                    model.load_weights(checkpoint)
+                    load_checkpoint(model, checkpoint)
         finally:
             # The policy applies to layers built later too (a notebook's next model).
             keras.mixed_precision.set_global_policy(previous_policy)
+        if checkpoint is not None:
+            # Said only now, once the checkpoint has loaded: a damaged one is an error instead.
+            say(f"resuming from epoch {completed}")
+        check_free_space(run, model)
 
         callbacks = [
             EpochCheckpoint(run),
             Throughput(),
             monitor_for(model, config, splits.validation, source_tokens, target_tokens, run),
             *extra_callbacks,
-            keras.callbacks.TensorBoard(log_dir=str(run.logs), update_freq="epoch", write_graph=False),
+            keras.callbacks.TensorBoard(log_dir=str(run.logs), update_freq="epoch", write_graph=True),
         ]
         if time_budget is not None:
             callbacks.append(TimeBudget(time_budget))

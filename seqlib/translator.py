@@ -31,10 +31,22 @@ class Translator(tf.Module):
             Faster on a CPU once compiled (see bench/README.md), but XLA compiles
             again for every new batch size and source length; sources are padded
             to a multiple of 8 tokens to limit that. Not saved by export.
+        bfloat16_projection: project onto the vocabulary in bfloat16 from a
+            snapshot of the output weights taken now, so only for a translator
+            of a finished model. Several times faster on CPUs with AMX or
+            AVX512-BF16 (see bench/README.md), slower elsewhere; a near tie
+            between two words can then go the other way.
     """
 
     def __init__(
-        self, inference_models, source_vocabulary, target_vocabulary, max_source_tokens, max_output_tokens, jit_compile=False
+        self,
+        inference_models,
+        source_vocabulary,
+        target_vocabulary,
+        max_source_tokens,
+        max_output_tokens,
+        jit_compile=False,
+        bfloat16_projection=False,
     ):
         super().__init__(name="translator")
         self.jit_compile = jit_compile
@@ -42,6 +54,13 @@ class Translator(tf.Module):
             self._xla_greedy_numbers = tf.function(self._greedy_numbers, jit_compile=True)
         self.encoder = inference_models.encoder
         self.decoder_step = inference_models.decoder_step
+        # The decoder step without its vocabulary projection, which `_decode`
+        # runs itself: with the forbidden tokens in its bias, and optionally in bfloat16.
+        self.decoder_features = inference_models.decoder_features
+        self.projection = inference_models.decoder_step.get_layer("logits")
+        self.bfloat16_kernel = None
+        if bfloat16_projection:
+            self.bfloat16_kernel = tf.Variable(tf.cast(self.projection.kernel, tf.bfloat16), trainable=False)
         self.source_vectorizer = make_vectorizer(source_vocabulary)
         self.target_tokens = tf.constant(["", "[UNK]"] + list(target_vocabulary))
         self.max_source_tokens = tf.constant(max_source_tokens, tf.int32)
@@ -69,26 +88,45 @@ class Translator(tf.Module):
 
     # ---- the step function the search loops drive --------------------------
 
-    def _encode(self, context, copies):
-        """Runs the encoder once and returns the step function and start state,
-        each sentence repeated `copies` times (beam search needs one per beam)."""
-        encoder_outputs, attention_keys, state = self.encoder(context, training=False)
-        # Beam search repeats the state itself; the encoder's outputs it only reads.
-        encoder_outputs = tf.repeat(encoder_outputs, copies, axis=0)
-        attention_keys = tf.repeat(attention_keys, copies, axis=0)
-        repeated_context = tf.repeat(context, copies, axis=0)
+    def _decode(self, tokens, hidden, encoder_outputs, attention_keys, context, output_bias):
+        """One decoder step: next-token logits float32 (rows, vocab), hidden
+        (rows, units) and attention weights float32 (rows, s).
+
+        output_bias: float32 (vocab,), the projection's bias plus `forbidden`
+        (one add per step fewer than adding `forbidden` to the logits).
+        """
+        features, hidden, attention = self.decoder_features(
+            [tokens, hidden, encoder_outputs, attention_keys, context], training=False
+        )
+        if self.bfloat16_kernel is not None:
+            logits = tf.cast(tf.matmul(tf.cast(features, tf.bfloat16), self.bfloat16_kernel), tf.float32)
+        else:
+            logits = tf.matmul(tf.cast(features, tf.float32), tf.cast(self.projection.kernel, tf.float32))
+        return tf.nn.bias_add(logits, output_bias), hidden, tf.cast(attention, tf.float32)
+
+    def _start(self, context):
+        """Runs the encoder once; returns the step function and its start state.
+
+        Everything per sentence, the encoder's outputs included, travels in the
+        state, so the search loops can drop finished sentences from the batch.
+        """
+        encoder_outputs, attention_keys, hidden = self.encoder(context, training=False)
+        output_bias = tf.cast(self.projection.bias, tf.float32) + self.forbidden
 
         def step(tokens, state):
-            logits, hidden, attention = self.decoder_step(
-                [tokens, state["hidden"], encoder_outputs, attention_keys, repeated_context], training=False
+            logits, hidden, attention = self._decode(
+                tokens, state["hidden"], state["encoder_outputs"], state["attention_keys"], state["context"], output_bias
             )
-            return tf.cast(logits, tf.float32) + self.forbidden, {"hidden": hidden, "attention": tf.cast(attention, tf.float32)}
+            return logits, {**state, "hidden": hidden, "attention": attention}
 
-        initial_state = {
-            "hidden": state,
+        state = {
+            "hidden": hidden,
             "attention": tf.zeros(tf.shape(context), tf.float32),
+            "encoder_outputs": encoder_outputs,
+            "attention_keys": attention_keys,
+            "context": context,
         }
-        return step, initial_state
+        return step, state
 
     def _max_length(self, context, max_length):
         """max_length if > 0, else twice the source length plus 10, capped."""
@@ -145,17 +183,29 @@ class Translator(tf.Module):
 
     def _greedy_numbers(self, context, max_length):
         """Encoder + greedy loop: context int32 (batch, s) -> see search.greedy_search."""
-        step, state = self._encode(context, 1)
+        step, state = self._start(context)
         start = tf.fill([tf.shape(context)[0]], START_ID)
-        return search.greedy_search(step, state, start, END_ID, max_length, record_key="attention", fixed_length=self.jit_compile)
+        # XLA needs fixed shapes; otherwise finished sentences leave the batch.
+        return search.greedy_search(
+            step,
+            state,
+            start,
+            END_ID,
+            max_length,
+            record_key="attention",
+            fixed_length=self.jit_compile,
+            drop_finished=not self.jit_compile,
+        )
 
     @tf.function(input_signature=[TEXT, FLOAT, INT, INT, INT])
     def sample(self, text, temperature, top_k, seed, max_length):
         """Sampling with temperature and top-k: {"translation": string (batch,), "scores"}."""
         context = self.vectorize(text)
-        step, state = self._encode(context, 1)
+        step, state = self._start(context)
         start = tf.fill([tf.shape(context)[0]], START_ID)
-        result = search.sample(step, state, start, END_ID, self._max_length(context, max_length), temperature, top_k, seed)
+        result = search.sample(
+            step, state, start, END_ID, self._max_length(context, max_length), temperature, top_k, seed, drop_finished=True
+        )
         return {"translation": self._blank_empty(self.to_text(result["tokens"]), context), "scores": result["scores"]}
 
     @tf.function(input_signature=[TEXT, INT, INT, FLOAT, INT])
@@ -165,8 +215,20 @@ class Translator(tf.Module):
         tf.debugging.assert_greater(n_best, 0, message="n_best must be >= 1")
         tf.debugging.assert_less_equal(n_best, beam_width, message="n_best must be <= beam_width")
         context = self.vectorize(text)
-        step, state = self._encode(context, beam_width)
+        step, state = self._start(context)
         start = tf.fill([tf.shape(context)[0]], START_ID)
-        result = search.beam_search(step, state, start, END_ID, self._max_length(context, max_length), beam_width, n_best, alpha)
+        result = search.beam_search(
+            step,
+            state,
+            start,
+            END_ID,
+            self._max_length(context, max_length),
+            beam_width,
+            n_best,
+            alpha,
+            drop_finished=True,
+            # The same for every beam of a sentence: not reordered at every step.
+            fixed_keys=("encoder_outputs", "attention_keys", "context"),
+        )
         translations = self._blank_empty(self.to_text(result["tokens"]), context)
         return {"translations": translations, "scores": result["scores"]}

@@ -10,6 +10,7 @@ import collections
 import keras
 import tensorflow as tf
 
+from seqlib.rundir import write_atomically
 from seqlib.text import END_TOKEN, START_TOKEN, standardize
 
 PAD_ID = 0
@@ -53,8 +54,8 @@ def build_vocabulary(sentences, max_size, min_count=1, reserved=()):
 
 
 def save_vocabulary(tokens, path):
-    with open(path, "w", encoding="utf-8") as file:
-        file.write("".join(token + "\n" for token in tokens))
+    """Writes one token a line, under a temporary name then renamed, so a kill never leaves half a file."""
+    write_atomically(path, "".join(token + "\n" for token in tokens))
 
 
 def load_vocabulary(path):

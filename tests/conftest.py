@@ -1,4 +1,5 @@
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,21 @@ def run_seqlib(*args, input=None, cwd=ROOT, env=None, timeout=300):
         env=env,
         timeout=timeout,
     )
+
+
+# TensorFlow's C++ start-up lines (oneDNN, CUDA probing), written before absl logging
+# is set up, so TF_CPP_MIN_LOG_LEVEL does not silence them; they are not seqlib's.
+NATIVE_STARTUP_LOG = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\)|[IWE]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] )"
+)
+
+
+def one_line_error(done):
+    """The single line a failed command wrote on stderr (no traceback, nothing else)."""
+    stderr = done.stderr.decode("utf-8")
+    lines = [line for line in stderr.splitlines() if line.strip() and not NATIVE_STARTUP_LOG.match(line)]
+    assert "Traceback" not in stderr and len(lines) == 1, stderr[-3000:]
+    return lines[0]
 
 
 @pytest.fixture(scope="session")

@@ -5,6 +5,7 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
+import tensorflow_text as tf_text
 
 from seqlib import check
 from seqlib.attention import LuongAttention
@@ -20,10 +21,12 @@ def passes(capsys, grader, function):
 
 
 def fails(grader, function, *phrases):
+    """Runs a grader on a wrong function: it fails with the phrases, and every failure
+    says what input it used, what it expected and what came back."""
     with pytest.raises(check.CheckFailed) as failure:
         grader(function)
     message = str(failure.value)
-    for phrase in phrases:
+    for phrase in (*phrases, "\n  on input: ", "\n  expected: ", "\n  got:      "):
         assert phrase in message, message
     return message
 
@@ -68,8 +71,8 @@ def test_teacher_forcing(capsys):
     passes(capsys, check.teacher_forcing, lambda target: (target[:, :-1], target[:, 1:]))
     fails(check.teacher_forcing, lambda target: (target[:, 1:], target[:, :-1]), "swapped")
     fails(check.teacher_forcing, lambda target: (target[:-1], target[1:]), "batch axis")
-    fails(check.teacher_forcing, lambda target: target[:, :-1], "expected a tuple (target_in, target_out)")
-    fails(check.teacher_forcing, lambda target: (target[:, :-1], target[:, :-1]), "target_out is wrong", "expected target_out")
+    fails(check.teacher_forcing, lambda target: target[:, :-1], "return a tuple (target_in, target_out)", "got:      a ")
+    fails(check.teacher_forcing, lambda target: (target[:, :-1], target[:, :-1]), "target_out is wrong", "expected: target_in =")
 
 
 def test_standardize(capsys):
@@ -83,7 +86,32 @@ def test_standardize(capsys):
         return tf.strings.strip(tf.strings.regex_replace(text, " +", " "))
 
     fails(check.standardize, without_elision, "the rule that separates French elision", "C' est l' été")
-    fails(check.standardize, lambda text: standardize(text)[:3], "one string per sentence")
+    # A wrong shape names the sentences, the shape expected and the shape that came back.
+    fails(check.standardize, lambda text: standardize(text)[:3], "one string per sentence", "Élise a mangé", "shape (3,)")
+    fails(check.standardize, lambda text: None, "did you forget a `return`", "got:      None")
+
+
+def learner_standardize(text, spaces="[\\p{Cc}\\p{Cf}\\p{Z}]"):
+    """seqlib.text.standardize as a learner might write it, with a choice of what counts as a space."""
+    text = tf.strings.regex_replace(text, "[\u2019\u2018\u02bc\u00b4`]", "'")
+    text = tf_text.normalize_utf8(text, "NFKC")
+    text = tf.strings.regex_replace(text, spaces, " ")
+    text = tf.strings.regex_replace(text, "(" + PUNCTUATION + ")", " \\1 ")
+    text = tf.strings.regex_replace(text, "(\\pL')", "\\1 ")
+    return tf.strings.strip(tf.strings.regex_replace(text, " +", " "))
+
+
+def test_standardize_also_grades_seeded_generated_sentences(capsys):
+    generated = check._generated_sentences(np.random.default_rng(1), 10)
+    assert generated == check._generated_sentences(np.random.default_rng(1), 10)  # seeded: the same every run
+    assert not set(generated) & {text for _, text in check.STANDARDIZE_CASES}
+    passes(capsys, check.standardize, learner_standardize)
+    # Only tabs and space separators (Zs) as spaces: every fixed case passes (the non-breaking spaces
+    # are Zs), but a zero-width space (a format character, Cf) in a generated sentence stays.
+    message = fails(
+        check.standardize, lambda text: learner_standardize(text, "[\\p{Zs}\\t]"), "generated sentence that mixes the rules"
+    )
+    assert "\\u200b" in message
 
 
 # ---- lab 2 -------------------------------------------------------------------

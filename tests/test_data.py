@@ -86,3 +86,30 @@ def test_written_pairs_read_back_unchanged(tmp_path):
     pairs.loc[0, "french"] = "Il a dit « salut »."
     data.write_pairs(pairs, tmp_path / "pairs.tsv")
     assert data.read_pairs(tmp_path / "pairs.tsv").equals(pairs)
+
+
+def test_write_pairs_is_atomic(tmp_path):
+    class Unprintable:
+        def __format__(self, spec):
+            raise RuntimeError("killed mid-write")
+
+    path = tmp_path / "pairs.tsv"
+    good = data.read_pairs(max_pairs=5)
+    data.write_pairs(good, path)
+    bad = good.astype(object)
+    bad.loc[3, "french"] = Unprintable()
+    with pytest.raises(RuntimeError):
+        data.write_pairs(bad, path)
+    # The failed write left the previous file whole, and no temporary file behind.
+    assert data.read_pairs(path).equals(good)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pairs.tsv"]
+
+
+def test_gzip_errors_are_one_line(tmp_path):
+    whole = gzip.compress(("Go.\tVa !\n" * 5000).encode())
+    damaged = bytearray(whole)
+    damaged[len(damaged) // 2] ^= 0xFF
+    for name, content in (("cut.txt.gz", whole[:40]), ("flipped.txt.gz", bytes(damaged)), ("plain.txt.gz", b"not gzip")):
+        with pytest.raises(DataError) as error:
+            data.read_pairs(write(tmp_path / name, content, mode="wb"))
+        assert str(tmp_path / name) in str(error.value) and "\n" not in str(error.value)

@@ -1,12 +1,16 @@
 import json
+import re
 import shutil
 
+import pandas as pd
 import pytest
 import tensorflow as tf
+from conftest import run_seqlib
 
 from seqlib import evaluate
 from seqlib.errors import SeqlibError
 from seqlib.rundir import RunDir
+from seqlib.text import detokenize, standardize
 
 
 class ScriptedTranslator:
@@ -51,6 +55,43 @@ def test_each_source_is_translated_once_and_scored_against_all_references(tmp_pa
     # Matching the first of two references is a perfect sentence.
     assert examples.loc["I am cold.", "sentence_bleu"] == pytest.approx(100.0)
     assert examples.loc["Who are you?", "sentence_bleu"] < 100.0
+
+
+def test_references_get_the_apostrophes_the_model_input_gets():
+    reference = "L\u00b4été, c\u02bcest\u00a0l\u2019hiver ?"
+    assert evaluate.normalize_reference(reference) == "L'été, c'est l'hiver ?"
+    # The same text through the model's own standardize and detokenize.
+    through_model = detokenize(tf.strings.split(standardize(tf.constant([reference])))).numpy()[0].decode()
+    assert evaluate.normalize_reference(reference) == through_model
+
+
+@pytest.mark.parametrize("count", [0, 1, 3, 9, 10, 20])
+def test_best_and_worst_never_show_a_sentence_twice(count):
+    examples = pd.DataFrame({"source": [f"s{i}" for i in range(count)], "sentence_bleu": [float(i % 7) for i in range(count)]})
+    best, worst = evaluate.best_and_worst(examples)
+    assert not set(best.source) & set(worst.source)
+    assert len(best) == min(5, (count + 1) // 2) and len(worst) == min(5, count // 2)
+    if len(worst):
+        assert best.sentence_bleu.min() >= worst.sentence_bleu.max()
+
+
+def test_evaluate_prints_signature_best_and_worst_and_where_it_saved(tmp_path, tiny_run):
+    run_copy = tmp_path / "run"
+    shutil.copytree(tiny_run, run_copy)
+    finished = run_seqlib("evaluate", "--model", run_copy, "--limit", 20)
+    assert finished.returncode == 0, finished.stderr.decode()
+    output = finished.stdout.decode()
+    assert re.search(r"^BLEU \d+\.\d\d  chrF \d+\.\d\d", output, re.MULTILINE), output
+    assert "20 distinct sources" in output
+    assert re.search(r"^sacreBLEU: nrefs:\w+\|case:mixed\|eff:no\|tok:13a\|smooth:exp\|version:", output, re.MULTILINE), output
+    best = output.index("\nbest:\n")
+    worst = output.index("\nworst:\n")
+    assert best < worst
+    for table in (output[best:worst], output[worst:]):
+        assert re.search(r"source\s+references\s+hypothesis\s+sentence_bleu", table), table
+    saved = run_copy / "evaluations" / "greedy-first20.json"
+    assert output.rstrip().endswith(f"saved in {saved}")
+    assert json.loads(saved.read_text())["n"] == 20
 
 
 def test_fold_strips_accents_and_case():

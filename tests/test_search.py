@@ -135,7 +135,7 @@ def test_loops_compile_in_a_tf_function():
     assert decode(tf.constant(3)).numpy()[:, 0, :2].tolist() == [[B, END]] * 3
 
 
-@pytest.mark.parametrize("width", [5, 128, 129, 1000, 8003])
+@pytest.mark.parametrize("width", [5, 128, 129, 1000, 7919, 8000, 8003])
 @pytest.mark.parametrize("k", [1, 4, 5])
 def test_best_k_equals_tf_top_k(width, k):
     k = min(k, width)
@@ -146,6 +146,10 @@ def test_best_k_equals_tf_top_k(width, k):
     best_values, indices = search.best_k(values, tf.constant(k))
     np.testing.assert_array_equal(best_values.numpy(), expected_values.numpy())
     np.testing.assert_array_equal(indices.numpy(), expected_indices.numpy())
+    # Width unknown when traced: the padded path.
+    unknown_width = tf.function(search.best_k, input_signature=[tf.TensorSpec([None, None]), tf.TensorSpec([], tf.int32)])
+    best_values, indices = unknown_width(values, tf.constant(k))
+    np.testing.assert_array_equal(indices.numpy(), expected_indices.numpy())
 
 
 def test_log_probabilities_equal_log_softmax():
@@ -153,3 +157,58 @@ def test_log_probabilities_equal_log_softmax():
     tokens = tf.constant([[0, 7], [49, 3], [10, 10]])
     expected = tf.gather(tf.nn.log_softmax(logits), tokens, batch_dims=1)
     np.testing.assert_allclose(search.log_probabilities(logits, tokens).numpy(), expected.numpy(), atol=1e-5)
+
+
+def test_dropping_finished_sentences_changes_no_result():
+    rng = np.random.default_rng(1)
+    table = tf.constant(rng.normal(size=(VOCAB, VOCAB)) * 3, tf.float32)
+    # The end token gets likelier every step, so sentences end at different steps.
+    end_bonus = tf.one_hot(END, VOCAB) * 1.5
+
+    def step(tokens, state):
+        # A per-sentence tensor in the state, read by the step: it must follow its rows.
+        logits = tf.gather(table, tokens) + state["bias"] + tf.cast(state["steps"][:, None], tf.float32) * end_bonus
+        return logits, {"steps": state["steps"] + 1, "bias": state["bias"], "seen": tf.one_hot(tokens, VOCAB)}
+
+    @tf.function
+    def decode(start_tokens, drop_finished):
+        batch_size = tf.shape(start_tokens)[0]
+        state = {
+            "steps": tf.zeros([batch_size], tf.int32),
+            "bias": tf.random.stateless_normal([batch_size, VOCAB], seed=[3, 4]),
+            "seen": tf.zeros([batch_size, VOCAB]),
+        }
+        return search.greedy_search(step, state, start_tokens, END, tf.constant(12), "seen", drop_finished=drop_finished)
+
+    start_tokens = tf.constant([START, A, B, C, START, A, B])
+    kept, dropped = decode(start_tokens, False), decode(start_tokens, True)
+    assert len(set(kept["lengths"].numpy().tolist())) > 2, "the sentences should end at different steps"
+    for key in ("tokens", "lengths", "records"):
+        np.testing.assert_array_equal(dropped[key].numpy(), kept[key].numpy(), err_msg=key)
+    np.testing.assert_allclose(dropped["scores"].numpy(), kept["scores"].numpy(), atol=1e-5)
+
+
+def test_beam_search_dropping_finished_sentences_changes_no_result():
+    rng = np.random.default_rng(2)
+    table = tf.constant(rng.normal(size=(VOCAB, VOCAB)) * 2, tf.float32)
+    end_bonus = tf.one_hot(END, VOCAB) * 1.0
+
+    def step(tokens, state):
+        logits = tf.gather(table, tokens) + state["bias"] + tf.cast(state["steps"][:, None], tf.float32) * end_bonus
+        return logits, {"steps": state["steps"] + 1, "bias": state["bias"]}
+
+    @tf.function
+    def decode(start_tokens, drop_finished):
+        batch_size = tf.shape(start_tokens)[0]
+        # "bias" is per sentence and constant: a fixed key, dropped with its sentence.
+        state = {"steps": tf.zeros([batch_size], tf.int32), "bias": tf.random.stateless_normal([batch_size, VOCAB], seed=[5, 6])}
+        return search.beam_search(
+            step, state, start_tokens, END, tf.constant(12), 3, 3, 0.6, drop_finished=drop_finished, fixed_keys=("bias",)
+        )
+
+    start_tokens = tf.constant([START, A, B, C, START, A])
+    kept, dropped = decode(start_tokens, False), decode(start_tokens, True)
+    assert len(set(kept["lengths"].numpy()[:, 0].tolist())) > 2, "the sentences should end at different steps"
+    for key in ("tokens", "lengths"):
+        np.testing.assert_array_equal(dropped[key].numpy(), kept[key].numpy(), err_msg=key)
+    np.testing.assert_allclose(dropped["scores"].numpy(), kept["scores"].numpy(), atol=1e-5)

@@ -1,19 +1,41 @@
 """After a tiny training run, TensorBoard's event files hold what the course shows."""
 
+import shutil
+
 import tensorflow as tf
+from tensorboard.plugins.hparams import plugin_data_pb2
+
+from seqlib.config import PRESETS
+from seqlib.train import train
+
+
+def events(path):
+    """Every event of one event file."""
+    return list(tf.compat.v1.train.summary_iterator(str(path)))
 
 
 def summaries(log_dir):
     """{tag: plugin name} of every summary in the event files under log_dir."""
     found = {}
     for path in log_dir.rglob("events.out.tfevents.*"):
-        for event in tf.compat.v1.train.summary_iterator(str(path)):
+        for event in events(path):
             for value in event.summary.value:
                 found[f"{path.parent.name}/{value.tag}"] = value.metadata.plugin_data.plugin_name
     return found
 
 
-def test_event_files_hold_scalars_text_images_and_hparams(tiny_run):
+def hparams_records(log_dir):
+    """HParams plugin data (HParamsPluginData) of the event files directly in log_dir."""
+    records = []
+    for path in log_dir.glob("events.out.tfevents.*"):
+        for event in events(path):
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name == "hparams":
+                    records.append(plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content))
+    return records
+
+
+def test_event_files_hold_scalars_text_and_images(tiny_run):
     found = summaries(tiny_run / "logs")
     for tag in (
         "train/epoch_loss",
@@ -28,4 +50,34 @@ def test_event_files_hold_scalars_text_images_and_hparams(tiny_run):
     assert found["translations/sample_translations"] == "text"
     assert found["translations/attention/0"] == "images"
     assert found["translations/validation_sample_bleu"] == "scalars"
-    assert any(plugin == "hparams" for plugin in found.values())
+
+
+def test_hparams_are_linked_to_the_validation_curves(tiny_run):
+    # At the logs root, the directory holding train/ and validation/: the HParams
+    # dashboard reads a trial's metrics from the runs beneath it.
+    records = hparams_records(tiny_run / "logs")
+    experiments = [record.experiment for record in records if record.HasField("experiment")]
+    sessions = [record.session_start_info for record in records if record.HasField("session_start_info")]
+    assert len(experiments) == 1 and len(sessions) == 1
+    metrics = {(info.name.group, info.name.tag) for info in experiments[0].metric_infos}
+    found = summaries(tiny_run / "logs")
+    for group, tag in metrics:
+        assert f"{group}/{tag}" in found, f"declared metric {group}/{tag} is not written; found {sorted(found)}"
+    assert {("validation", "epoch_loss"), ("validation", "epoch_bleu")} <= metrics
+    assert sessions[0].hparams["units"].number_value == PRESETS["tiny"].units
+    assert "units" in {info.name for info in experiments[0].hparam_infos}
+
+
+def test_a_resumed_run_does_not_write_its_hparams_again(tmp_path, tiny_run):
+    run_copy = tmp_path / "run"
+    shutil.copytree(tiny_run, run_copy)
+    train(PRESETS["tiny"].replace(epochs=3), run_copy, verbose=0)
+    assert "validation/epoch_loss" in summaries(run_copy / "logs")
+    # Written again, the trial would start twice in the HParams dashboard.
+    assert len(hparams_records(run_copy / "logs")) == 2  # one experiment, one session start
+
+
+def test_train_event_files_hold_the_model_graph(tiny_run):
+    # The conceptual (Keras) graph, shown by the Graphs dashboard. Keras 3 writes no op
+    # graph (`graph_def` event): its train_function is not a tf.function it can trace.
+    assert summaries(tiny_run / "logs").get("train/keras") == "graph_keras_model"
