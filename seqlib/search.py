@@ -117,7 +117,7 @@ def _run_loop(
     finished = tf.zeros([batch_size], tf.bool)
 
     def full_batch(values, rows):
-        """Values of the rows still decoding -> the whole batch, 0 for the others."""
+        """values (active, ...) of the rows still decoding -> (batch, ...), 0 for the others."""
         shape = tf.concat([[batch_size], tf.shape(values)[1:]], 0)
         return tf.scatter_nd(rows[:, tf.newaxis], values, shape)
 
@@ -128,10 +128,16 @@ def _run_loop(
         logits, state = step_fn(previous, state)
         logits = tf.cast(logits, tf.float32)
         chosen = tf.cast(choose(logits, step), tf.int32)
+        # With drop_finished no row is finished here (they left the batch), so
+        # these masks change nothing; they matter when every row stays.
         chosen = tf.where(finished, tf.zeros_like(chosen), chosen)
         chosen_log_prob = tf.where(finished, 0.0, log_probabilities(logits, chosen))
-        scores = tf.tensor_scatter_nd_add(scores, rows[:, tf.newaxis], chosen_log_prob)
-        lengths = tf.tensor_scatter_nd_add(lengths, rows[:, tf.newaxis], tf.cast(tf.logical_not(finished), tf.int32))
+        growing = tf.cast(tf.logical_not(finished), tf.int32)
+        if drop_finished:
+            scores = tf.tensor_scatter_nd_add(scores, rows[:, tf.newaxis], chosen_log_prob)
+            lengths = tf.tensor_scatter_nd_add(lengths, rows[:, tf.newaxis], growing)
+        else:
+            scores, lengths = scores + chosen_log_prob, lengths + growing
         tokens = tokens.write(step, full_batch(chosen, rows) if drop_finished else chosen)
         if record_key is not None:
             record = tf.cast(state[record_key], tf.float32)
@@ -216,8 +222,10 @@ def sample(step_fn, initial_state, start_tokens, end_id, max_length, temperature
         temperature: float > 0; small values approach greedy search, large ones
             flatten the distribution.
         top_k: int; if > 0, only the k most probable tokens can be drawn.
-        seed: int; the same seed gives the same samples (stateless random ops).
-        drop_finished: see `_run_loop`.
+        seed: int; the same seed gives the same samples (stateless random ops)
+            for the same drop_finished setting.
+        drop_finished: see `_run_loop`. The random numbers are drawn per row of
+            the running batch, so dropping rows gives other (equally valid) samples.
 
     Returns:
         See `_run_loop`; scores are log-probabilities under the model (temperature 1).
@@ -273,6 +281,10 @@ def beam_search(
         dict with tokens int32 (batch, n_best, t) (0 after the end token),
         lengths int32 (batch, n_best) and scores float32 (batch, n_best), best first.
     """
+    if fixed_keys:
+        missing = set(fixed_keys) - set(initial_state) if isinstance(initial_state, dict) else set(fixed_keys)
+        if missing:
+            raise ValueError(f"fixed_keys {sorted(missing)} are not keys of the state (a dict is needed)")
     beam_width = tf.cast(beam_width, tf.int32)
     alpha = tf.cast(alpha, tf.float32)
     batch_size = tf.shape(start_tokens)[0]
@@ -295,8 +307,11 @@ def beam_search(
     def body(step, previous, state, sentences, all_log_probs, all_finished, all_lengths, all_sequences):
         active = tf.shape(sentences)[0]
         index = sentences[:, tf.newaxis]
-        log_probs, finished = tf.gather(all_log_probs, sentences), tf.gather(all_finished, sentences)
-        lengths, sequences = tf.gather(all_lengths, sentences), tf.gather(all_sequences, sentences)
+        if drop_finished:
+            log_probs, finished = tf.gather(all_log_probs, sentences), tf.gather(all_finished, sentences)
+            lengths, sequences = tf.gather(all_lengths, sentences), tf.gather(all_sequences, sentences)
+        else:
+            log_probs, finished, lengths, sequences = all_log_probs, all_finished, all_lengths, all_sequences
 
         logits, state = step_fn(previous, state)
         logits = tf.cast(logits, tf.float32)
@@ -325,11 +340,14 @@ def beam_search(
         was_finished = tf.gather(finished, parent, batch_dims=1)
         finished = tf.logical_or(was_finished, tf.equal(token, end_id))
         sequences = tf.concat([tf.gather(sequences, parent, batch_dims=1), token[:, :, tf.newaxis]], axis=2)
-        all_log_probs = tf.tensor_scatter_nd_update(all_log_probs, index, log_probs)
-        all_lengths = tf.tensor_scatter_nd_update(all_lengths, index, lengths)
-        all_finished = tf.tensor_scatter_nd_update(all_finished, index, finished)
-        all_sequences = tf.pad(all_sequences, [[0, 0], [0, 0], [0, 1]])
-        all_sequences = tf.tensor_scatter_nd_update(all_sequences, index, sequences)
+        if drop_finished:
+            all_log_probs = tf.tensor_scatter_nd_update(all_log_probs, index, log_probs)
+            all_lengths = tf.tensor_scatter_nd_update(all_lengths, index, lengths)
+            all_finished = tf.tensor_scatter_nd_update(all_finished, index, finished)
+            all_sequences = tf.pad(all_sequences, [[0, 0], [0, 0], [0, 1]])
+            all_sequences = tf.tensor_scatter_nd_update(all_sequences, index, sequences)
+        else:
+            all_log_probs, all_finished, all_lengths, all_sequences = log_probs, finished, lengths, sequences
 
         flat_parent = tf.reshape(parent + tf.range(active)[:, tf.newaxis] * beam_width, [-1])
         if isinstance(state, dict):

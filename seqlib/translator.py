@@ -58,9 +58,11 @@ class Translator(tf.Module):
         # runs itself: with the forbidden tokens in its bias, and optionally in bfloat16.
         self.decoder_features = inference_models.decoder_features
         self.projection = inference_models.decoder_step.get_layer("logits")
-        self.bfloat16_kernel = None
+        self.bfloat16_kernel = self.bfloat16_bias = None
         if bfloat16_projection:
+            # Kernel and bias from the same moment, whatever happens to the model later.
             self.bfloat16_kernel = tf.Variable(tf.cast(self.projection.kernel, tf.bfloat16), trainable=False)
+            self.bfloat16_bias = tf.Variable(tf.cast(self.projection.bias, tf.float32), trainable=False)
         self.source_vectorizer = make_vectorizer(source_vocabulary)
         self.target_tokens = tf.constant(["", "[UNK]"] + list(target_vocabulary))
         self.max_source_tokens = tf.constant(max_source_tokens, tf.int32)
@@ -104,28 +106,44 @@ class Translator(tf.Module):
             logits = tf.matmul(tf.cast(features, tf.float32), tf.cast(self.projection.kernel, tf.float32))
         return tf.nn.bias_add(logits, output_bias), hidden, tf.cast(attention, tf.float32)
 
-    def _start(self, context):
+    def _start(self, context, with_attention=True):
         """Runs the encoder once; returns the step function and its start state.
 
         Everything per sentence, the encoder's outputs included, travels in the
         state, so the search loops can drop finished sentences from the batch.
+
+        Args:
+            context: int32 (rows, s), source ids.
+            with_attention: keep the last step's attention weights in the state
+                (for plotting); beam search does not need them.
+
+        Returns:
+            step: (tokens int32 (rows,), state) -> (logits float32 (rows, vocab), state).
+            state: dict with hidden float32 (rows, units), encoder_outputs
+                (rows, s, units), attention_keys (rows, s, units), context int32
+                (rows, s) and, with_attention, attention float32 (rows, s).
         """
         encoder_outputs, attention_keys, hidden = self.encoder(context, training=False)
-        output_bias = tf.cast(self.projection.bias, tf.float32) + self.forbidden
+        bias = self.bfloat16_bias if self.bfloat16_bias is not None else self.projection.bias
+        output_bias = tf.cast(bias, tf.float32) + self.forbidden
 
         def step(tokens, state):
             logits, hidden, attention = self._decode(
                 tokens, state["hidden"], state["encoder_outputs"], state["attention_keys"], state["context"], output_bias
             )
-            return logits, {**state, "hidden": hidden, "attention": attention}
+            state = {**state, "hidden": hidden}
+            if with_attention:
+                state["attention"] = attention
+            return logits, state
 
         state = {
             "hidden": hidden,
-            "attention": tf.zeros(tf.shape(context), tf.float32),
             "encoder_outputs": encoder_outputs,
             "attention_keys": attention_keys,
             "context": context,
         }
+        if with_attention:
+            state["attention"] = tf.zeros(tf.shape(context), tf.float32)
         return step, state
 
     def _max_length(self, context, max_length):
@@ -163,7 +181,8 @@ class Translator(tf.Module):
 
         Returns:
             translation: string (batch,); tokens: int32 (batch, t); scores: float32
-            (batch,), log-probabilities; attention: float32 (batch, t, s).
+            (batch,), log-probabilities; attention: float32 (batch, t, s), zeros
+            after a sentence's end token.
         """
         context = self.vectorize(text)
         limit = self._max_length(context, max_length)
@@ -201,7 +220,7 @@ class Translator(tf.Module):
     def sample(self, text, temperature, top_k, seed, max_length):
         """Sampling with temperature and top-k: {"translation": string (batch,), "scores"}."""
         context = self.vectorize(text)
-        step, state = self._start(context)
+        step, state = self._start(context, with_attention=False)
         start = tf.fill([tf.shape(context)[0]], START_ID)
         result = search.sample(
             step, state, start, END_ID, self._max_length(context, max_length), temperature, top_k, seed, drop_finished=True
@@ -215,7 +234,7 @@ class Translator(tf.Module):
         tf.debugging.assert_greater(n_best, 0, message="n_best must be >= 1")
         tf.debugging.assert_less_equal(n_best, beam_width, message="n_best must be <= beam_width")
         context = self.vectorize(text)
-        step, state = self._start(context)
+        step, state = self._start(context, with_attention=False)
         start = tf.fill([tf.shape(context)[0]], START_ID)
         result = search.beam_search(
             step,

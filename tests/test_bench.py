@@ -23,8 +23,9 @@ def test_bench_quick_on_the_tiny_preset_reports_every_figure(tmp_path):
     assert set(report["train_tokens_per_s"]) >= {"bucketing", "padding_to_longest"}
     assert all(value > 0 for value in report["train_tokens_per_s"].values() if isinstance(value, float | int))
     assert b"train tokens/s" in done.stdout
-    # Every decoding variant ran and gave the same tokens as the compiled loop
-    # (a variant that fails or differs reports a string instead of a number).
+    # Every decoding variant ran (one that fails reports a string instead of a
+    # number), and the batch_64_numeric_* variants agreed with the compiled loop
+    # on at least 95% of sentences (else they also report a string).
     for group in ("greedy_sentences_per_s", "beam_sentences_per_s"):
         for name, value in report[group].items():
             assert isinstance(value, float | int) and value > 0, (group, name, value)

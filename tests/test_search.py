@@ -159,29 +159,61 @@ def test_log_probabilities_equal_log_softmax():
     np.testing.assert_allclose(search.log_probabilities(logits, tokens).numpy(), expected.numpy(), atol=1e-5)
 
 
-def test_dropping_finished_sentences_changes_no_result():
-    rng = np.random.default_rng(1)
-    table = tf.constant(rng.normal(size=(VOCAB, VOCAB)) * 3, tf.float32)
-    # The end token gets likelier every step, so sentences end at different steps.
-    end_bonus = tf.one_hot(END, VOCAB) * 1.5
+def _ending_step(seed, scale, end_bonus):
+    """A step function whose sentences end at different steps, and a counter of
+    the rows it computed (the work that dropping finished sentences saves).
+
+    The state holds a per-sentence "bias" (the same for every beam, constant),
+    "previous" (each hypothesis's token before the last, so a row moved to the
+    wrong place changes the logits) and "steps".
+    """
+    rng = np.random.default_rng(seed)
+    table = tf.constant(rng.normal(size=(VOCAB, VOCAB)) * scale, tf.float32)
+    second_table = tf.constant(rng.normal(size=(VOCAB, VOCAB)), tf.float32)
+    end_logit = tf.one_hot(END, VOCAB) * end_bonus  # the end token gets likelier every step
+    rows_computed = tf.Variable(0)
 
     def step(tokens, state):
-        # A per-sentence tensor in the state, read by the step: it must follow its rows.
-        logits = tf.gather(table, tokens) + state["bias"] + tf.cast(state["steps"][:, None], tf.float32) * end_bonus
-        return logits, {"steps": state["steps"] + 1, "bias": state["bias"], "seen": tf.one_hot(tokens, VOCAB)}
+        rows_computed.assign_add(tf.shape(tokens)[0])
+        logits = (
+            tf.gather(table, tokens)
+            + tf.gather(second_table, state["previous"])
+            + state["bias"]
+            + tf.cast(state["steps"][:, None], tf.float32) * end_logit
+        )
+        return logits, {**state, "steps": state["steps"] + 1, "previous": tokens, "seen": tf.one_hot(tokens, VOCAB)}
+
+    def initial_state(batch_size, seed):
+        return {
+            "steps": tf.zeros([batch_size], tf.int32),
+            "previous": tf.zeros([batch_size], tf.int32),
+            "bias": tf.random.stateless_normal([batch_size, VOCAB], seed=seed),
+            "seen": tf.zeros([batch_size, VOCAB]),
+        }
+
+    return step, initial_state, rows_computed
+
+
+def _decode_both_ways(decode, start_tokens, rows_computed):
+    """(kept, dropped) results and the rows each computed."""
+    rows_computed.assign(0)
+    kept = decode(start_tokens, False)
+    kept_rows = int(rows_computed.numpy())
+    rows_computed.assign(0)
+    dropped = decode(start_tokens, True)
+    assert int(rows_computed.numpy()) < kept_rows, "finished sentences should have left the batch"
+    return kept, dropped
+
+
+def test_dropping_finished_sentences_changes_no_result():
+    step, initial_state, rows_computed = _ending_step(seed=1, scale=3, end_bonus=1.5)
 
     @tf.function
     def decode(start_tokens, drop_finished):
-        batch_size = tf.shape(start_tokens)[0]
-        state = {
-            "steps": tf.zeros([batch_size], tf.int32),
-            "bias": tf.random.stateless_normal([batch_size, VOCAB], seed=[3, 4]),
-            "seen": tf.zeros([batch_size, VOCAB]),
-        }
+        state = initial_state(tf.shape(start_tokens)[0], seed=[3, 4])
         return search.greedy_search(step, state, start_tokens, END, tf.constant(12), "seen", drop_finished=drop_finished)
 
-    start_tokens = tf.constant([START, A, B, C, START, A, B])
-    kept, dropped = decode(start_tokens, False), decode(start_tokens, True)
+    kept, dropped = _decode_both_ways(decode, tf.constant([START, A, B, C, START, A, B]), rows_computed)
     assert len(set(kept["lengths"].numpy().tolist())) > 2, "the sentences should end at different steps"
     for key in ("tokens", "lengths", "records"):
         np.testing.assert_array_equal(dropped[key].numpy(), kept[key].numpy(), err_msg=key)
@@ -189,26 +221,24 @@ def test_dropping_finished_sentences_changes_no_result():
 
 
 def test_beam_search_dropping_finished_sentences_changes_no_result():
-    rng = np.random.default_rng(2)
-    table = tf.constant(rng.normal(size=(VOCAB, VOCAB)) * 2, tf.float32)
-    end_bonus = tf.one_hot(END, VOCAB) * 1.0
-
-    def step(tokens, state):
-        logits = tf.gather(table, tokens) + state["bias"] + tf.cast(state["steps"][:, None], tf.float32) * end_bonus
-        return logits, {"steps": state["steps"] + 1, "bias": state["bias"]}
+    step, initial_state, rows_computed = _ending_step(seed=2, scale=2, end_bonus=1.0)
 
     @tf.function
     def decode(start_tokens, drop_finished):
-        batch_size = tf.shape(start_tokens)[0]
+        state = initial_state(tf.shape(start_tokens)[0], seed=[5, 6])
         # "bias" is per sentence and constant: a fixed key, dropped with its sentence.
-        state = {"steps": tf.zeros([batch_size], tf.int32), "bias": tf.random.stateless_normal([batch_size, VOCAB], seed=[5, 6])}
         return search.beam_search(
             step, state, start_tokens, END, tf.constant(12), 3, 3, 0.6, drop_finished=drop_finished, fixed_keys=("bias",)
         )
 
-    start_tokens = tf.constant([START, A, B, C, START, A])
-    kept, dropped = decode(start_tokens, False), decode(start_tokens, True)
+    kept, dropped = _decode_both_ways(decode, tf.constant([START, A, B, C, START, A]), rows_computed)
     assert len(set(kept["lengths"].numpy()[:, 0].tolist())) > 2, "the sentences should end at different steps"
     for key in ("tokens", "lengths"):
         np.testing.assert_array_equal(dropped[key].numpy(), kept[key].numpy(), err_msg=key)
     np.testing.assert_allclose(dropped["scores"].numpy(), kept["scores"].numpy(), atol=1e-5)
+
+
+def test_fixed_keys_must_name_state_entries():
+    step, initial_state, _ = _ending_step(seed=2, scale=2, end_bonus=1.0)
+    with pytest.raises(ValueError, match="fixed_keys"):
+        search.beam_search(step, initial_state(2, [1, 2]), tf.constant([A, B]), END, tf.constant(5), 2, fixed_keys=("biass",))

@@ -102,10 +102,12 @@ def test_bfloat16_projection_translates_like_float32(tiny_run, tiny_translator):
     from seqlib.rundir import load_translator
 
     bfloat16 = load_translator(tiny_run, bfloat16_projection=True)
+    assert bfloat16.bfloat16_kernel is not None and bfloat16.bfloat16_kernel.dtype == tf.bfloat16
     text = tf.constant(["I am cold.", "Who are you?", "We won!", "Go.", "I like cats.", "It is raining.", "Help me.", "Thanks."])
     expected = tiny_translator.greedy(text, tf.constant(0))
     got = bfloat16.greedy(text, tf.constant(0))
     # Rounding the logits to bfloat16 may flip a near tie, rarely: most sentences agree.
-    same = sum(a == b for a, b in zip(got["translation"].numpy(), expected["translation"].numpy()))
-    assert same >= 6
-    np.testing.assert_allclose(got["scores"].numpy(), expected["scores"].numpy(), atol=0.5)
+    same = got["translation"].numpy() == expected["translation"].numpy()
+    assert same.sum() >= 6
+    # Where the words agree, so do their log-probabilities, up to bfloat16's rounding.
+    np.testing.assert_allclose(got["scores"].numpy()[same], expected["scores"].numpy()[same], atol=0.5)
