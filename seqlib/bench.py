@@ -257,9 +257,9 @@ def _numeric_greedy(translator, context, max_length, repeats):
         return result["tokens"][:, : result["steps"]]
 
     variants = {
-        "batch_64_numeric_keep_finished": tf.function(lambda context: decode(context, False, False)),
-        "batch_64_numeric_drop_finished": tf.function(lambda context: decode(context, True, False)),
-        "batch_64_numeric_xla": tf.function(lambda context: decode(context, False, True), jit_compile=True),
+        "batch_64_numeric_keep_finished": tf.function(lambda context: decode(context, False, False), autograph=False),
+        "batch_64_numeric_drop_finished": tf.function(lambda context: decode(context, True, False), autograph=False),
+        "batch_64_numeric_xla": tf.function(lambda context: decode(context, False, True), jit_compile=True, autograph=False),
     }
     expected = variants["batch_64_numeric_keep_finished"](context)
     results = {}

@@ -17,6 +17,9 @@ from seqlib.vocabulary import END_ID, START_ID, make_vectorizer
 TEXT = tf.TensorSpec([None], tf.string, name="text")
 INT = tf.TensorSpec([], tf.int32)
 FLOAT = tf.TensorSpec([], tf.float32)
+# The loops are tf.while_loop and tf.cond already, so autograph (rewriting the
+# Python source into graph code) has nothing to do but costs about 1 s of tracing,
+# most of the first call's time: every tf.function here sets autograph=False.
 
 
 class Translator(tf.Module):
@@ -51,7 +54,7 @@ class Translator(tf.Module):
         super().__init__(name="translator")
         self.jit_compile = jit_compile
         if jit_compile:
-            self._xla_greedy_numbers = tf.function(self._greedy_numbers, jit_compile=True)
+            self._xla_greedy_numbers = tf.function(self._greedy_numbers, jit_compile=True, autograph=False)
         self.encoder = inference_models.encoder
         self.decoder_step = inference_models.decoder_step
         # The decoder step without its vocabulary projection, which `_decode`
@@ -164,18 +167,18 @@ class Translator(tf.Module):
 
     # ---- public, compiled entry points ------------------------------------
 
-    @tf.function(input_signature=[TEXT])
+    @tf.function(input_signature=[TEXT], autograph=False)
     def translate(self, text):
         """Greedy translation: {"translation": tf.string (batch,)}."""
         return {"translation": self.greedy(text, tf.constant(0))["translation"]}
 
-    @tf.function(input_signature=[TEXT, INT, INT])
+    @tf.function(input_signature=[TEXT, INT, INT], autograph=False)
     def translate_beam(self, text, beam_width, n_best):
         """Beam search: {"translations": string (batch, n_best), "scores": float32 (batch, n_best)}."""
         result = self.beam(text, beam_width, n_best, tf.constant(0.6), tf.constant(0))
         return {"translations": result["translations"], "scores": result["scores"]}
 
-    @tf.function(input_signature=[TEXT, INT])
+    @tf.function(input_signature=[TEXT, INT], autograph=False)
     def greedy(self, text, max_length):
         """Greedy search.
 
@@ -216,7 +219,7 @@ class Translator(tf.Module):
             drop_finished=not self.jit_compile,
         )
 
-    @tf.function(input_signature=[TEXT, FLOAT, INT, INT, INT])
+    @tf.function(input_signature=[TEXT, FLOAT, INT, INT, INT], autograph=False)
     def sample(self, text, temperature, top_k, seed, max_length):
         """Sampling with temperature and top-k: {"translation": string (batch,), "scores"}."""
         context = self.vectorize(text)
@@ -227,7 +230,7 @@ class Translator(tf.Module):
         )
         return {"translation": self._blank_empty(self.to_text(result["tokens"]), context), "scores": result["scores"]}
 
-    @tf.function(input_signature=[TEXT, INT, INT, FLOAT, INT])
+    @tf.function(input_signature=[TEXT, INT, INT, FLOAT, INT], autograph=False)
     def beam(self, text, beam_width, n_best, alpha, max_length):
         """Beam search: translations string (batch, n_best), scores float32 (batch, n_best), best first."""
         tf.debugging.assert_greater(beam_width, 0, message="beam_width must be >= 1")
