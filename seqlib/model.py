@@ -11,12 +11,24 @@ The GRUs keep Keras defaults (tanh/sigmoid, `reset_after=True`, no recurrent
 dropout) so that on a GPU they run on the fused cuDNN kernel.
 """
 
+import contextlib
+import warnings
 from dataclasses import dataclass
 
 import keras
 
 from seqlib.attention import LuongAttention
 from seqlib.losses import MaskedAccuracy, masked_loss
+
+
+@contextlib.contextmanager
+def one_token_mask_ignored():
+    """Silences Keras's warning that the decoder's GRU cell drops the target
+    embedding's padding mask: a decoder step reads one token, and the search
+    loops mask finished rows themselves, so there is no mask to keep."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Layer '.*' \(of type GRUCell\) was passed an input with a mask")
+        yield
 
 
 def build_training_model(config, source_vocab_size, target_vocab_size):
@@ -140,7 +152,8 @@ def build_inference_models(training_model, config):
     token_vector = training_model.get_layer("target_embedding")(token)
     # One step runs the GRU's cell directly: the GRU layer would wrap every step
     # in a loop of its own, which costs more than the step on a CPU.
-    new_state, _ = training_model.get_layer("decoder_gru").cell(token_vector, [state])
+    with one_token_mask_ignored():
+        new_state, _ = training_model.get_layer("decoder_gru").cell(token_vector, [state])
     logits, attention_weights, features = _attend_and_project(
         keras.ops.expand_dims(new_state, 1), step_encoder_outputs, step_attention_keys, step_context, config, model=training_model
     )

@@ -11,6 +11,7 @@ be saved as a SavedModel that needs TensorFlow and tensorflow-text, not seqlib.
 import tensorflow as tf
 
 from seqlib import search
+from seqlib.model import one_token_mask_ignored
 from seqlib.text import detokenize, standardize
 from seqlib.vocabulary import END_ID, START_ID, make_vectorizer
 
@@ -100,9 +101,10 @@ class Translator(tf.Module):
         output_bias: float32 (vocab,), the projection's bias plus `forbidden`
         (one add per step fewer than adding `forbidden` to the logits).
         """
-        features, hidden, attention = self.decoder_features(
-            [tokens, hidden, encoder_outputs, attention_keys, context], training=False
-        )
+        with one_token_mask_ignored():
+            features, hidden, attention = self.decoder_features(
+                [tokens, hidden, encoder_outputs, attention_keys, context], training=False
+            )
         if self.bfloat16_kernel is not None:
             logits = tf.cast(tf.matmul(tf.cast(features, tf.bfloat16), self.bfloat16_kernel), tf.float32)
         else:
