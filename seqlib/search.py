@@ -254,14 +254,26 @@ def length_penalty(lengths, alpha):
 
 
 def beam_search(
-    step_fn, initial_state, start_tokens, end_id, max_length, beam_width, n_best=1, alpha=0.0, drop_finished=False, fixed_keys=()
+    step_fn,
+    initial_state,
+    start_tokens,
+    end_id,
+    max_length,
+    beam_width,
+    n_best=1,
+    alpha=0.0,
+    drop_finished=False,
+    fixed_keys=(),
+    stop_when_settled=True,
 ):
     """Keeps the beam_width best partial translations at every step.
 
     Hypotheses are ranked by summed log-probability divided by the GNMT length
     penalty. A hypothesis that produced the end token is frozen: it stops growing
     and keeps its score, and stays in the beam while better ones are not found.
-    The loop ends when every beam of every sentence is finished.
+    A sentence is done when every beam is finished or, with stop_when_settled,
+    as soon as no live hypothesis can still enter its n_best answer; the loop
+    ends when every sentence is done.
 
     Args:
         step_fn, initial_state, start_tokens, end_id, max_length: as in greedy_search;
@@ -276,6 +288,9 @@ def beam_search(
             same for every beam of a sentence (e.g. the encoder's outputs): they
             are not reordered by parent hypothesis at every step, only dropped
             with their sentence.
+        stop_when_settled: stop a sentence once its n_best answer can no longer
+            change (see `settled` inside): the answer is the same either way,
+            only the hypotheses ranked below n_best may be left unfinished.
 
     Returns:
         dict with tokens int32 (batch, n_best, t) (0 after the end token),
@@ -286,7 +301,9 @@ def beam_search(
         if missing:
             raise ValueError(f"fixed_keys {sorted(missing)} are not keys of the state (a dict is needed)")
     beam_width = tf.cast(beam_width, tf.int32)
+    n_best = tf.cast(n_best, tf.int32)
     alpha = tf.cast(alpha, tf.float32)
+    max_length = tf.cast(max_length, tf.int32)
     batch_size = tf.shape(start_tokens)[0]
     # (batch * beam, ...): every sentence's state repeated once per beam.
     state = tf.nest.map_structure(lambda tensor: tf.repeat(tensor, beam_width, axis=0), initial_state)
@@ -303,6 +320,21 @@ def beam_search(
 
     def keep_going(step, previous, state, sentences, log_probs, finished, lengths, sequences):
         return tf.logical_and(step < max_length, tf.logical_not(tf.reduce_all(finished)))
+
+    def settled(log_probs, lengths, finished):
+        """bool (active,): no live hypothesis can enter the sentence's n_best answer.
+
+        A live hypothesis's log-probability only falls as it grows, and its
+        length penalty is at most the larger of the penalties at its length now
+        and at max_length, so log_prob / that penalty bounds every score it or
+        its descendants can reach. When the n_best best finished hypotheses all
+        score above every live bound, they are the answer.
+        """
+        largest_penalty = tf.maximum(length_penalty(lengths, alpha), length_penalty(max_length, alpha))
+        best_live = tf.reduce_max(tf.where(finished, NEG_INF, log_probs / largest_penalty), axis=1)
+        finished_scores = tf.where(finished, log_probs / length_penalty(lengths, alpha), 2 * NEG_INF)
+        nth_best_finished = tf.math.top_k(finished_scores, k=n_best).values[:, -1]
+        return nth_best_finished > best_live
 
     def body(step, previous, state, sentences, all_log_probs, all_finished, all_lengths, all_sequences):
         active = tf.shape(sentences)[0]
@@ -339,6 +371,8 @@ def beam_search(
         lengths = tf.gather(candidate_lengths, parent, batch_dims=1)
         was_finished = tf.gather(finished, parent, batch_dims=1)
         finished = tf.logical_or(was_finished, tf.equal(token, end_id))
+        if stop_when_settled:
+            finished = tf.logical_or(finished, settled(log_probs, lengths, finished)[:, tf.newaxis])
         sequences = tf.concat([tf.gather(sequences, parent, batch_dims=1), token[:, :, tf.newaxis]], axis=2)
         if drop_finished:
             all_log_probs = tf.tensor_scatter_nd_update(all_log_probs, index, log_probs)

@@ -242,3 +242,37 @@ def test_fixed_keys_must_name_state_entries():
     step, initial_state, _ = _ending_step(seed=2, scale=2, end_bonus=1.0)
     with pytest.raises(ValueError, match="fixed_keys"):
         search.beam_search(step, initial_state(2, [1, 2]), tf.constant([A, B]), END, tf.constant(5), 2, fixed_keys=("biass",))
+
+
+@pytest.mark.parametrize("n_best, alpha", [(1, 0.6), (2, 0.0)])
+def test_beam_search_stops_a_settled_sentence_with_the_same_answer(n_best, alpha):
+    step, initial_state, rows_computed = _ending_step(seed=4, scale=2, end_bonus=0.5)
+
+    @tf.function
+    def decode(start_tokens, stop_when_settled):
+        state = initial_state(tf.shape(start_tokens)[0], seed=[7, 8])
+        return search.beam_search(
+            step,
+            state,
+            start_tokens,
+            END,
+            tf.constant(15),
+            4,
+            n_best,
+            alpha,
+            drop_finished=True,
+            stop_when_settled=stop_when_settled,
+        )
+
+    start_tokens = tf.constant([START, A, B, C, START, A, B, C])
+    rows_computed.assign(0)
+    full = decode(start_tokens, False)
+    full_rows = int(rows_computed.numpy())
+    rows_computed.assign(0)
+    settled = decode(start_tokens, True)
+    assert int(rows_computed.numpy()) < full_rows, "some sentence should settle before all its beams end"
+    width = full["tokens"].shape[2]
+    np.testing.assert_array_equal(settled["tokens"].numpy(), full["tokens"].numpy()[:, :, : settled["tokens"].shape[2]])
+    assert not full["tokens"].numpy()[:, :, settled["tokens"].shape[2] : width].any()
+    np.testing.assert_array_equal(settled["lengths"].numpy(), full["lengths"].numpy())
+    np.testing.assert_allclose(settled["scores"].numpy(), full["scores"].numpy(), atol=1e-5)
