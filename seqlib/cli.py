@@ -2,10 +2,19 @@
 
 import argparse
 import os
+import re
 import sys
+import tempfile
 import warnings
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the output
+# TensorFlow's native log stays off (set TF_CPP_MIN_LOG_LEVEL=0 to see it): its
+# start-up lines about CUDA and oneDNN say nothing a seqlib user can act on, and
+# errors that matter reach seqlib as Python exceptions.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Lines TensorFlow's libraries print while loading, before its log settings apply.
+NATIVE_STARTUP_LOG = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\)|[IWE]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] )"
+)
 # Keras warns about things seqlib does on purpose (a tf.data input with shuffle=True,
 # repeated datasets ending); users should see seqlib's messages, not these.
 warnings.filterwarnings("ignore", category=UserWarning, module="keras")
@@ -15,6 +24,14 @@ class UsageError(Exception):
     pass
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line naming the verb (no usage block),
+    like every other seqlib error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def positive_int(text):
     value = int(text)
     if value < 1:
@@ -22,11 +39,37 @@ def positive_int(text):
     return value
 
 
+def import_tensorflow_quietly():
+    """Imports TensorFlow and probes its devices with standard error captured,
+    then passes on every captured line except the native start-up log."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "3":
+        import tensorflow  # noqa: F401  the user asked to see TensorFlow's log
+
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # CUDA probing logs here, not at import
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            for line in captured.read().decode("utf-8", errors="replace").splitlines(keepends=True):
+                if not NATIVE_STARTUP_LOG.match(line):
+                    sys.stderr.write(line)
+
+
 def build_parser():
     from seqlib.config import PRESETS
 
-    parser = argparse.ArgumentParser(prog="python -m seqlib", description="Train and use an English→French GRU translator.")
+    parser = OneLineParser(prog="python -m seqlib", description="Train and use an English→French GRU translator.")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
+    parser.verb_parsers = verbs.choices
 
     train = verbs.add_parser("train", help="train a model into a run directory (resumes if it exists)")
     train.add_argument("--config", required=True, metavar="PRESET", help=f"preset: {', '.join(PRESETS)}")
@@ -57,7 +100,7 @@ def build_parser():
     translate.add_argument(
         "--xla",
         action="store_true",
-        help="compile greedy decoding with XLA: faster per batch, but about 0.7 s of compiling for each new batch "
+        help="compile greedy decoding with XLA: faster per batch, but about a second of compiling for each new batch "
         "size and source length (worth it for many same-sized batches)",
     )
     translate.add_argument("text", nargs="*", metavar="TEXT", help="sentences to translate; none: read standard input")
@@ -69,9 +112,16 @@ def build_parser():
     evaluate.add_argument("--alpha", type=float, default=0.6, help="beam search length penalty exponent (default 0.6)")
     evaluate.add_argument("--limit", type=positive_int, metavar="N", help="only the first N distinct sources")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
-    evaluate.add_argument("--compare", nargs="+", metavar="RUN_DIR", help="print a table of the saved evaluations of these runs")
+    evaluate.add_argument(
+        "--compare", nargs="+", metavar="RUN_DIR", help="print a table of the saved evaluations of these runs (and --model's)"
+    )
 
-    bench = verbs.add_parser("bench", help="measure training and decoding speed on this machine")
+    bench = verbs.add_parser(
+        "bench",
+        help="measure training and decoding speed on this machine",
+        description="Training and decoding speed, side by side in one run: tokens/s, sentences/s, "
+        "first-call time, peak memory, fraction of the measured matmul peak (see bench/README.md).",
+    )
     bench.add_argument("--quick", action="store_true", help="fewer steps (under 2 minutes on 2 CPU cores)")
     bench.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     bench.add_argument("--model", metavar="RUN_DIR", help="measure decoding on this trained run (default: an untrained model)")
@@ -91,7 +141,12 @@ def main(argv=None):
     from seqlib.errors import SeqlibError
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # Named by the verb's parser, so the message says which verb has no such option.
+        parser.verb_parsers[args.verb].error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.verb != "quiz":
+        import_tensorflow_quietly()
     try:
         if args.verb == "train":
             return run_train(args)
@@ -228,7 +283,8 @@ def run_evaluate(args):
     from seqlib import evaluate
 
     if args.compare:
-        table = evaluate.compare_runs(args.compare)
+        # `--model A --compare B C` compares all three.
+        table = evaluate.compare_runs(([args.model] if args.model else []) + args.compare)
         print(table.to_json(orient="records") if args.json else table.to_string(index=False))
         return 0
     if not args.model:

@@ -164,12 +164,16 @@ def save_result(run_dir, result):
 
 
 def compare_runs(run_dirs):
-    """A table of every saved evaluation of the given runs, one row each."""
+    """A table of every saved evaluation of the given runs, one row each; a run
+    without any gets one row saying so, with empty scores."""
     rows = []
     for run_dir in run_dirs:
         run = RunDir(run_dir)
         config, _ = run.load_config()
-        for path in sorted(run.evaluations.glob("*.json")) if run.evaluations.is_dir() else []:
+        saved_files = sorted(run.evaluations.glob("*.json")) if run.evaluations.is_dir() else []
+        if not saved_files:
+            rows.append({"run": str(run_dir), "preset": config.name, "decoding": "none yet: run evaluate --model RUN_DIR"})
+        for path in saved_files:
             try:
                 saved = json.loads(path.read_text(encoding="utf-8"))
                 saved["bleu"], saved["chrf"], saved["n"]
@@ -188,4 +192,4 @@ def compare_runs(run_dirs):
                     "n": saved["n"],
                 }
             )
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["run", "preset", "decoding", "bleu", "chrf", "bleu_folded", "n"])

@@ -46,6 +46,8 @@ class RunDir:
 
     def load_config(self):
         """Returns (TrainConfig, data path); clear errors for missing or damaged runs."""
+        if self.path.exists() and not self.path.is_dir():
+            raise RunDirError(f"{self.path}: is a file, not a run directory")
         if not self.path.is_dir():
             raise RunDirError(f"{self.path}: no such run directory (train one with `python -m seqlib train --out {self.path}`)")
         if not self.config_file.is_file():

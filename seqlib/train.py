@@ -216,7 +216,25 @@ def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_c
     if time_budget is not None and time_budget <= 0:
         raise SeqlibError(f"--time-budget must be a positive number of seconds, got {time_budget:g}")
     strategy = make_strategy(strategy)
+    created = not Path(out).exists()
     run = prepare_run_directory(out)
+    try:
+        return _train_locked(run, config, data_path, time_budget, verbose, extra_callbacks, strategy)
+    except BaseException:
+        # A run that failed before writing anything (a bad corpus, say) leaves no
+        # empty directory behind; anything written stays, to resume from.
+        if created and run.path.is_dir() and not any(run.path.iterdir()):
+            run.path.rmdir()
+        raise
+
+
+def _ignored_settings(requested, saved):
+    """The settings of `requested` (besides epochs) that differ from the run's saved ones."""
+    wanted, kept = requested.to_dict(), saved.to_dict()
+    return [f"{key}={wanted[key]} (run: {kept.get(key)})" for key in wanted if key != "epochs" and wanted[key] != kept.get(key)]
+
+
+def _train_locked(run, config, data_path, time_budget, verbose, extra_callbacks, strategy):
     with training_lock(run):
         remove_partial_files(run)
         completed, checkpoint = run.latest_checkpoint()
@@ -233,6 +251,9 @@ def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_c
                 data_path = saved_data
             else:
                 data_path = saved_data
+            ignored = _ignored_settings(config, saved_config)
+            if ignored:
+                say(f"note: resuming with {run.path}'s own settings; ignoring {', '.join(ignored)}")
             config = saved_config.replace(epochs=config.epochs)
             if completed >= config.epochs:
                 _, _, model = load_training_model(run.path)

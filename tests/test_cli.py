@@ -2,6 +2,7 @@
 
 import gzip
 import json
+import os
 
 import pytest
 from conftest import one_line_error, run_seqlib
@@ -62,6 +63,12 @@ def test_time_budget_stops_after_the_first_epoch(tmp_path):
     assert sorted(path.name for path in (run_dir / "checkpoints").iterdir()) == ["epoch-0001.weights.h5"]
 
 
+def test_resuming_says_which_new_settings_it_ignores(cli_run):
+    done = run_seqlib("train", "--config", "tiny", "--out", cli_run, "--epochs", "1", "--max-pairs", "500")
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert b"ignoring max_pairs=500 (run: 2000)" in done.stderr
+
+
 def test_train_resumes_from_the_last_epoch(cli_run):
     done = run_seqlib("train", "--config", "tiny", "--out", cli_run, "--epochs", "2", "--max-pairs", "2000")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
@@ -118,6 +125,21 @@ def test_evaluate_json(cli_run):
     assert done.returncode == 0 and b"greedy" in done.stdout
 
 
+def test_an_unknown_option_is_one_line_naming_the_verb(cli_run):
+    done = run_seqlib("translate", "--model", cli_run, "--bogus", "Go.")
+    assert done.returncode == 2
+    assert one_line_error(done) == (
+        "python -m seqlib translate: error: unrecognized arguments: --bogus (see python -m seqlib translate --help)"
+    )
+
+
+def test_no_tensorflow_start_up_lines_on_stderr(cli_run):
+    done = run_seqlib(
+        "translate", "--model", cli_run, "Go.", env={k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    )
+    assert done.returncode == 0 and done.stderr == b"", done.stderr.decode()[-2000:]
+
+
 @pytest.mark.parametrize(
     "content, message",
     [
@@ -137,6 +159,7 @@ def test_bad_corpus_for_train_and_evaluate(cli_run, tmp_path, content, message):
         assert done.returncode == 2, done.stderr.decode()[-2000:]
         line = one_line_error(done)
         assert message.decode() in line and str(corpus) in line
+    assert not (tmp_path / "run").exists(), "a failed train should not leave an empty run directory"
 
 
 def cut_gzip(path):

@@ -128,3 +128,11 @@ def test_a_damaged_evaluation_file_is_named(tmp_path, tiny_run):
     (run_copy / "evaluations" / "greedy.json").write_text('{"bleu": 3')
     with pytest.raises(SeqlibError, match="greedy.json: not a readable evaluation"):
         evaluate.compare_runs([run_copy])
+
+
+def test_a_run_without_evaluations_gets_a_row_saying_so(tmp_path, tiny_run):
+    run_copy = tmp_path / "run"
+    shutil.copytree(tiny_run, run_copy, ignore=shutil.ignore_patterns("evaluations"))
+    table = evaluate.compare_runs([run_copy])
+    assert len(table) == 1 and table.decoding.iloc[0].startswith("none yet")
+    assert pd.isna(table.bleu.iloc[0])
