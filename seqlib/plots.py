@@ -1,6 +1,7 @@
 """Attention heatmaps (matplotlib), for notebooks and TensorBoard."""
 
 import io
+import textwrap
 
 import numpy as np
 import tensorflow as tf
@@ -21,7 +22,8 @@ def attention_figure(source_tokens, output_tokens, weights, title=None):
     Returns:
         matplotlib.figure.Figure (shows itself in a notebook).
     """
-    figure = Figure(figsize=(1.0 + 0.5 * len(source_tokens), 1.0 + 0.4 * len(output_tokens)))
+    width = 1.0 + 0.5 * len(source_tokens)
+    figure = Figure(figsize=(width, 1.0 + 0.4 * len(output_tokens)))
     axes = figure.add_subplot()
     axes.imshow(weights, cmap="viridis", vmin=0.0, aspect="auto")
     axes.set_xticks(range(len(source_tokens)), source_tokens, rotation=90)
@@ -29,7 +31,9 @@ def attention_figure(source_tokens, output_tokens, weights, title=None):
     axes.set_xlabel("source")
     axes.set_ylabel("generated")
     if title:
-        axes.set_title(title)
+        # Wrapped to the figure's width (about 9 characters an inch), so a long
+        # sentence over a few source tokens is not cut off.
+        axes.set_title(textwrap.fill(title, width=max(16, int(9 * width))), fontsize=9)
     figure.tight_layout()
     return figure
 
@@ -63,8 +67,10 @@ def attention_of(translator, sentence):
 
 
 def plot_attention(translator, sentence):
-    """The attention heatmap of the greedy translation of `sentence`, e.g.
-    `plot_attention(translator, "I am cold.")` in a notebook."""
+    """The attention heatmap of the greedy translation of `sentence`: a
+    matplotlib Figure, which shows itself as a cell's value in a notebook
+    (`plot_attention(translator, "I am cold.")`); in a script, save it with
+    `plot_attention(translator, "I am cold.").savefig("attention.png")`."""
     source_tokens, output_tokens, weights, translation = attention_of(translator, sentence)
     return attention_figure(source_tokens, output_tokens, weights, title=f"{sentence} → {translation}")
 

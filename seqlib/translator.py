@@ -157,15 +157,17 @@ class Translator(tf.Module):
         chosen = tf.where(max_length > 0, max_length, automatic)
         return tf.minimum(chosen, self.max_output_tokens)
 
-    def _blank_empty(self, translations, context):
-        """Empty (or all-whitespace) inputs translate to empty outputs.
+    def _blank_empty(self, translations, scores, context):
+        """Empty (or all-whitespace) inputs translate to empty outputs, with score
+        0 (log-probability of the only answer).
 
-        translations: string (batch,) or (batch, n_best); context: int32 (batch, s).
+        translations: string (batch,) or (batch, n_best); scores: float32, the
+        same shape; context: int32 (batch, s).
         """
         is_empty = tf.reduce_all(tf.equal(context, 0), axis=1)
         for _ in range(translations.shape.rank - 1):
             is_empty = is_empty[:, tf.newaxis]
-        return tf.where(is_empty, tf.constant(""), translations)
+        return tf.where(is_empty, tf.constant(""), translations), tf.where(is_empty, 0.0, scores)
 
     # ---- public, compiled entry points ------------------------------------
 
@@ -202,8 +204,8 @@ class Translator(tf.Module):
         else:
             result = self._greedy_numbers(context, limit)
             tokens, attention = result["tokens"], result["records"]
-        translation = self._blank_empty(self.to_text(tokens), context)
-        return {"translation": translation, "tokens": tokens, "scores": result["scores"], "attention": attention}
+        translation, scores = self._blank_empty(self.to_text(tokens), result["scores"], context)
+        return {"translation": translation, "tokens": tokens, "scores": scores, "attention": attention}
 
     def _greedy_numbers(self, context, max_length):
         """Encoder + greedy loop: context int32 (batch, s) -> see search.greedy_search."""
@@ -230,7 +232,8 @@ class Translator(tf.Module):
         result = search.sample(
             step, state, start, END_ID, self._max_length(context, max_length), temperature, top_k, seed, drop_finished=True
         )
-        return {"translation": self._blank_empty(self.to_text(result["tokens"]), context), "scores": result["scores"]}
+        translation, scores = self._blank_empty(self.to_text(result["tokens"]), result["scores"], context)
+        return {"translation": translation, "scores": scores}
 
     @tf.function(input_signature=[TEXT, INT, INT, FLOAT, INT], autograph=False)
     def beam(self, text, beam_width, n_best, alpha, max_length):
@@ -254,5 +257,5 @@ class Translator(tf.Module):
             # The same for every beam of a sentence: not reordered at every step.
             fixed_keys=("encoder_outputs", "attention_keys", "context"),
         )
-        translations = self._blank_empty(self.to_text(result["tokens"]), context)
-        return {"translations": translations, "scores": result["scores"]}
+        translations, scores = self._blank_empty(self.to_text(result["tokens"]), result["scores"], context)
+        return {"translations": translations, "scores": scores}

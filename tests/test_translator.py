@@ -111,3 +111,14 @@ def test_bfloat16_projection_translates_like_float32(tiny_run, tiny_translator):
     assert same.sum() >= 6
     # Where the words agree, so do their log-probabilities, up to bfloat16's rounding.
     np.testing.assert_allclose(got["scores"].numpy()[same], expected["scores"].numpy()[same], atol=0.5)
+
+
+def test_an_empty_input_translates_to_empty_text_with_score_0(tiny_translator):
+    text = tf.constant(["", "I am cold.", "   "])
+    beam = tiny_translator.beam(text, tf.constant(3), tf.constant(2), tf.constant(0.6), tf.constant(0))
+    greedy = tiny_translator.greedy(text, tf.constant(0))
+    for translations, scores in ((beam["translations"], beam["scores"]), (greedy["translation"], greedy["scores"])):
+        translations, scores = translations.numpy(), scores.numpy()
+        for row in (0, 2):
+            assert np.all(translations[row] == b"") and np.all(scores[row] == 0)
+        assert np.all(translations[1] != b"") and np.all(scores[1] < 0)
