@@ -64,6 +64,12 @@ def import_tensorflow_quietly():
                     sys.stderr.write(line)
 
 
+BFLOAT16_HELP = (
+    "project onto the vocabulary in bfloat16: faster on CPUs with AMX/AVX512-BF16 (beam search most), "
+    "slower elsewhere; a near tie between two words may go the other way"
+)
+
+
 def build_parser():
     from seqlib.config import PRESETS
 
@@ -103,6 +109,7 @@ def build_parser():
         help="compile greedy decoding with XLA: faster per batch, but about a second of compiling for each new batch "
         "size and source length (worth it for many same-sized batches)",
     )
+    translate.add_argument("--bfloat16", action="store_true", help=BFLOAT16_HELP)
     translate.add_argument("text", nargs="*", metavar="TEXT", help="sentences to translate; none: read standard input")
 
     evaluate = verbs.add_parser("evaluate", help="BLEU and chrF (sacreBLEU) of a run on its test split or a pairs file")
@@ -112,6 +119,7 @@ def build_parser():
     evaluate.add_argument("--alpha", type=float, default=0.6, help="beam search length penalty exponent (default 0.6)")
     evaluate.add_argument("--limit", type=positive_int, metavar="N", help="only the first N distinct sources")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
+    evaluate.add_argument("--bfloat16", action="store_true", help=BFLOAT16_HELP)
     evaluate.add_argument(
         "--compare", nargs="+", metavar="RUN_DIR", help="print a table of the saved evaluations of these runs (and --model's)"
     )
@@ -250,7 +258,7 @@ def run_translate(args):
     from seqlib.rundir import load_translator
     from seqlib.serving import translate_sentences
 
-    translator = load_translator(args.model, jit_compile=args.xla)
+    translator = load_translator(args.model, jit_compile=args.xla, bfloat16_projection=args.bfloat16)
     check_beam_fits(translator, args.beam)
     n_best = args.n_best or 1
     for index, hypotheses in enumerate(
@@ -293,7 +301,7 @@ def run_evaluate(args):
         raise UsageError(f"--beam must be at least 1, got {args.beam}")
     from seqlib.rundir import load_translator
 
-    translator = load_translator(args.model)
+    translator = load_translator(args.model, bfloat16_projection=args.bfloat16)
     check_beam_fits(translator, args.beam)
     result = evaluate.evaluate_run(
         args.model, args.pairs, beam_width=args.beam, alpha=args.alpha, limit=args.limit, translator=translator

@@ -109,6 +109,7 @@ def evaluate_run(run_dir, pairs_file=None, beam_width=None, alpha=DEFAULT_ALPHA,
         alpha=alpha if beam_width else None,
         seconds=round(seconds, 2),
         sentences_per_s=round(len(sources) / seconds, 1),
+        bfloat16_projection=getattr(translator, "bfloat16_kernel", None) is not None,
     )
     result["examples"] = pd.DataFrame(
         {
@@ -146,7 +147,7 @@ def save_result(run_dir, result):
     """Writes the scores (not the examples) to RUN_DIR/evaluations/<settings>.json.
 
     The name holds every setting that changes the score (e.g. `beam4`,
-    `beam4-alpha1`, `greedy-first100`, `greedy-news`), so one evaluation never
+    `beam4-alpha1`, `greedy-first100`, `greedy-news`, `greedy-bfloat16`), so one evaluation never
     overwrites another made differently.
     """
     run = RunDir(run_dir)
@@ -158,6 +159,8 @@ def save_result(run_dir, result):
         name += "-" + Path(result["pairs"]).name.split(".")[0]
     if result.get("limit") is not None:
         name += f"-first{result['limit']}"
+    if result.get("bfloat16_projection"):
+        name += "-bfloat16"
     path = run.evaluations / f"{name}.json"
     write_atomically(path, json.dumps({key: value for key, value in result.items() if key != "examples"}, indent=2))
     return path

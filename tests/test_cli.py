@@ -202,3 +202,14 @@ def test_corpus_with_bom_and_crlf_trains(tmp_path):
     for written in ("source_vocab.txt", "target_vocab.txt", "test.tsv"):
         raw = (run_dir / written).read_bytes()
         assert b"\r" not in raw and b"\xef\xbb\xbf" not in raw, written
+
+
+def test_bfloat16_projection_from_the_command_line(cli_run):
+    done = run_seqlib("translate", "--model", cli_run, "--bfloat16", "--beam", "2", input=b"Go.\n\nI am cold.\n")
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    lines = done.stdout.decode().split("\n")
+    assert len(lines) == 4 and lines[1] == "" and lines[0] and lines[2] and lines[3] == ""
+    done = run_seqlib("evaluate", "--model", cli_run, "--bfloat16", "--limit", "10", "--json")
+    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    assert json.loads(done.stdout)["bfloat16_projection"] is True
+    assert (cli_run / "evaluations" / "greedy-first10-bfloat16.json").exists()
