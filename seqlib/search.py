@@ -334,7 +334,10 @@ def beam_search(
         best_live = tf.reduce_max(tf.where(finished, NEG_INF, log_probs / largest_penalty), axis=1)
         finished_scores = tf.where(finished, log_probs / length_penalty(lengths, alpha), 2 * NEG_INF)
         nth_best_finished = tf.math.top_k(finished_scores, k=n_best).values[:, -1]
-        return nth_best_finished > best_live
+        # Counted, not inferred from the scores: with a negative alpha a live
+        # bound can fall below any stand-in score for "no finished hypothesis".
+        enough_finished = tf.reduce_sum(tf.cast(finished, tf.int32), axis=1) >= n_best
+        return enough_finished & (nth_best_finished > best_live)
 
     def body(step, previous, state, sentences, all_log_probs, all_finished, all_lengths, all_sequences):
         active = tf.shape(sentences)[0]

@@ -196,7 +196,7 @@ def load_splits(config, data_path):
     return data.split_pairs(pairs, config.validation_fraction, config.test_fraction, config.seed)
 
 
-def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_callbacks=(), strategy="default"):
+def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_callbacks=(), strategy="default", explicit=()):
     """Trains `config` into run directory `out`, resuming if it holds a checkpoint.
 
     Args:
@@ -207,6 +207,8 @@ def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_c
         time_budget: seconds; stop after the epoch that crosses it.
         strategy: a name from seqlib.distribute.STRATEGIES; the global batch is
             config.batch_size times the number of replicas.
+        explicit: names of config fields the user set (e.g. `max_pairs` from
+            --max-pairs); on resume, a note names those the run's own values override.
 
     Returns:
         (keras.Model, keras History).
@@ -217,24 +219,28 @@ def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_c
         raise SeqlibError(f"--time-budget must be a positive number of seconds, got {time_budget:g}")
     strategy = make_strategy(strategy)
     created = not Path(out).exists()
-    run = prepare_run_directory(out)
     try:
-        return _train_locked(run, config, data_path, time_budget, verbose, extra_callbacks, strategy)
+        run = prepare_run_directory(out)
+        return _train_locked(run, config, data_path, time_budget, verbose, extra_callbacks, strategy, explicit)
     except BaseException:
         # A run that failed before writing anything (a bad corpus, say) leaves no
         # empty directory behind; anything written stays, to resume from.
-        if created and run.path.is_dir() and not any(run.path.iterdir()):
-            run.path.rmdir()
+        path = Path(out)
+        if created and path.is_dir() and not any(path.iterdir()):
+            with contextlib.suppress(OSError):  # never hide the error that got us here
+                path.rmdir()
         raise
 
 
-def _ignored_settings(requested, saved):
-    """The settings of `requested` (besides epochs) that differ from the run's saved ones."""
+def _ignored_settings(requested, saved, explicit):
+    """What the user asked for that a resumed run overrides: the preset, and the
+    fields named in `explicit` whose value differs from the run's."""
+    ignored = [f"--config {requested.name} (run: {saved.name})"] if requested.name != saved.name else []
     wanted, kept = requested.to_dict(), saved.to_dict()
-    return [f"{key}={wanted[key]} (run: {kept.get(key)})" for key in wanted if key != "epochs" and wanted[key] != kept.get(key)]
+    return ignored + [f"{key}={wanted[key]} (run: {kept.get(key)})" for key in explicit if wanted[key] != kept.get(key)]
 
 
-def _train_locked(run, config, data_path, time_budget, verbose, extra_callbacks, strategy):
+def _train_locked(run, config, data_path, time_budget, verbose, extra_callbacks, strategy, explicit):
     with training_lock(run):
         remove_partial_files(run)
         completed, checkpoint = run.latest_checkpoint()
@@ -251,7 +257,7 @@ def _train_locked(run, config, data_path, time_budget, verbose, extra_callbacks,
                 data_path = saved_data
             else:
                 data_path = saved_data
-            ignored = _ignored_settings(config, saved_config)
+            ignored = _ignored_settings(config, saved_config, explicit)
             if ignored:
                 say(f"note: resuming with {run.path}'s own settings; ignoring {', '.join(ignored)}")
             config = saved_config.replace(epochs=config.epochs)

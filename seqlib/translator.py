@@ -157,6 +157,11 @@ class Translator(tf.Module):
         chosen = tf.where(max_length > 0, max_length, automatic)
         return tf.minimum(chosen, self.max_output_tokens)
 
+    @staticmethod
+    def _is_empty(context):
+        """bool (batch,): inputs with no token (empty or all whitespace); context int32 (batch, s)."""
+        return tf.reduce_all(tf.equal(context, 0), axis=1)
+
     def _blank_empty(self, translations, scores, context):
         """Empty (or all-whitespace) inputs translate to empty outputs, with score
         0 (log-probability of the only answer).
@@ -164,7 +169,7 @@ class Translator(tf.Module):
         translations: string (batch,) or (batch, n_best); scores: float32, the
         same shape; context: int32 (batch, s).
         """
-        is_empty = tf.reduce_all(tf.equal(context, 0), axis=1)
+        is_empty = self._is_empty(context)
         for _ in range(translations.shape.rank - 1):
             is_empty = is_empty[:, tf.newaxis]
         return tf.where(is_empty, tf.constant(""), translations), tf.where(is_empty, 0.0, scores)
@@ -205,6 +210,10 @@ class Translator(tf.Module):
             result = self._greedy_numbers(context, limit)
             tokens, attention = result["tokens"], result["records"]
         translation, scores = self._blank_empty(self.to_text(tokens), result["scores"], context)
+        # Nothing was translated for an empty input: no tokens, no attention either.
+        is_empty = self._is_empty(context)
+        tokens = tf.where(is_empty[:, tf.newaxis], 0, tokens)
+        attention = tf.where(is_empty[:, tf.newaxis, tf.newaxis], 0.0, attention)
         return {"translation": translation, "tokens": tokens, "scores": scores, "attention": attention}
 
     def _greedy_numbers(self, context, max_length):

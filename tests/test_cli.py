@@ -67,6 +67,9 @@ def test_resuming_says_which_new_settings_it_ignores(cli_run):
     done = run_seqlib("train", "--config", "tiny", "--out", cli_run, "--epochs", "1", "--max-pairs", "500")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert b"ignoring max_pairs=500 (run: 2000)" in done.stderr
+    # Settings the user did not give are not "ignored", even where the preset differs.
+    done = run_seqlib("train", "--config", "tiny", "--out", cli_run, "--epochs", "1")
+    assert done.returncode == 0 and b"ignoring" not in done.stderr, done.stderr.decode()[-2000:]
 
 
 def test_train_resumes_from_the_last_epoch(cli_run):

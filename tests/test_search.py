@@ -271,3 +271,20 @@ def test_beam_search_stops_a_settled_sentence_with_the_same_answer(n_best, alpha
     assert not full["tokens"].numpy()[:, :, settled["tokens"].shape[2] : width].any()
     np.testing.assert_array_equal(settled["lengths"].numpy(), full["lengths"].numpy())
     np.testing.assert_allclose(settled["scores"].numpy(), full["scores"].numpy(), atol=1e-5)
+
+
+def test_settling_never_changes_the_answer_with_a_negative_alpha():
+    # A negative alpha rewards length, so live bounds fall far below any finished score.
+    step, initial_state, _ = _ending_step(seed=5, scale=2, end_bonus=0.0)
+
+    @tf.function
+    def decode(start_tokens, stop_when_settled):
+        state = initial_state(tf.shape(start_tokens)[0], seed=[9, 10])
+        return search.beam_search(
+            step, state, start_tokens, END, tf.constant(40), 2, 1, -12.0, stop_when_settled=stop_when_settled
+        )
+
+    start_tokens = tf.constant([START, A, B, C])
+    full, settled = decode(start_tokens, False), decode(start_tokens, True)
+    np.testing.assert_array_equal(settled["lengths"].numpy(), full["lengths"].numpy())
+    np.testing.assert_allclose(settled["scores"].numpy(), full["scores"].numpy(), rtol=1e-6)
