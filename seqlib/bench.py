@@ -152,17 +152,19 @@ def run(quick=False, model_dir=None, preset="cpu"):
     report["fraction_of_matmul_peak"] = round(best * flops / (peak * 1e9), 3)
 
     # Decoding: a trained run decodes real lengths; without one, an untrained model
-    # of the preset's size decodes to a fixed length (reported).
-    model = None
+    # of the preset's size decodes to a fixed length (reported). The bfloat16
+    # translator projects onto the vocabulary in bfloat16 (AMX / AVX512-BF16 CPUs).
     if model_dir:
         translator = load_translator(model_dir)
         xla_translator = load_translator(model_dir, jit_compile=True)
+        bfloat16 = load_translator(model_dir, bfloat16_projection=True)
         sentences = list(data.read_pairs(f"{model_dir}/test.tsv").english.drop_duplicates()[:256])
         max_length = 0
     else:
         model = build_training_model(config, len(source_vocab) + 2, len(target_vocab) + 2)
         translator = build_translator(model, config, source_vocab, target_vocab)
         xla_translator = build_translator(model, config, source_vocab, target_vocab, jit_compile=True)
+        bfloat16 = build_translator(model, config, source_vocab, target_vocab, bfloat16_projection=True)
         sentences = list(pairs.english[:256])
         max_length = 16
     report["decoding_model"] = model_dir or f"untrained {preset} model, {max_length} tokens a sentence"
@@ -204,8 +206,6 @@ def run(quick=False, model_dir=None, preset="cpu"):
         _numeric_greedy(translator, context, max_length or 2 * int(context.shape[1]) + 10, repeats)
     )
 
-    # The vocabulary projection in bfloat16 (AMX / AVX512-BF16 CPUs, recent GPUs).
-    bfloat16 = bfloat16_translator(model_dir, config, source_vocab, target_vocab, model)
     report["greedy_sentences_per_s"]["batch_64_bfloat16_projection"] = round(
         64 / (timed(each(bfloat16, batches), repeats) / len(batches)), 1
     )
@@ -228,13 +228,6 @@ def run(quick=False, model_dir=None, preset="cpu"):
         report["cudnn_gru"] = cudnn_eligible(build_training_model(config, 100, 100))
         report["gpu_peak_memory_mb"] = round(tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20, 1)
     return report
-
-
-def bfloat16_translator(model_dir, config, source_vocab, target_vocab, model=None):
-    """The bench's translator with its vocabulary projection in bfloat16."""
-    if model_dir:
-        return load_translator(model_dir, bfloat16_projection=True)
-    return build_translator(model, config, source_vocab, target_vocab, bfloat16_projection=True)
 
 
 def _inference_models(translator):

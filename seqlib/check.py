@@ -55,11 +55,8 @@ def _call(exercise, function, arguments, described, returns):
     except NotImplementedError:
         raise
     except Exception as error:
-        raise CheckFailed(
-            f"✗ {exercise}: your function raised {type(error).__name__}: {error}\n"
-            f"{_field('on input', described)}\n{_field('expected', returns)}\n"
-            f"{_field('got', f'{type(error).__name__}: {error}')}"
-        ) from error
+        raised = f"{type(error).__name__}: {error}"
+        _fail(exercise, f"your function raised {raised}", described, returns, raised)
 
 
 def _describe(value):

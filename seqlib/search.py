@@ -80,6 +80,11 @@ def best_k(values, k):
     return best_values, indices
 
 
+def _any_rows(tensor):
+    """A shape invariant for a tensor whose first (row) dimension shrinks in a loop."""
+    return tf.TensorShape([None]).concatenate(tensor.shape[1:])
+
+
 def _run_loop(
     step_fn, initial_state, start_tokens, end_id, max_length, choose, record_key=None, fixed_length=False, drop_finished=False
 ):
@@ -164,11 +169,10 @@ def _run_loop(
     options = {}
     if drop_finished:
         # The rows still decoding shrink from step to step.
-        shrinking = lambda tensor: tf.TensorShape([None]).concatenate(tensor.shape[1:])  # noqa: E731
         options["shape_invariants"] = (
             tf.TensorShape([]),
             tf.TensorShape([None]),
-            tf.nest.map_structure(shrinking, initial_state),
+            tf.nest.map_structure(_any_rows, initial_state),
             tf.TensorShape([None]),
             tf.TensorShape([None]),
             scores.shape,
@@ -410,7 +414,6 @@ def beam_search(
             previous, state, sentences = tf.cond(sentence_done, drop, lambda: (previous, state, sentences))
         return step + 1, previous, state, sentences, all_log_probs, all_finished, all_lengths, all_sequences
 
-    shrinking = lambda tensor: tf.TensorShape([None]).concatenate(tensor.shape[1:])  # noqa: E731
     _, _, _, _, log_probs, finished, lengths, sequences = tf.while_loop(
         keep_going,
         body,
@@ -418,7 +421,7 @@ def beam_search(
         shape_invariants=(
             tf.TensorShape([]),
             tf.TensorShape([None]),
-            tf.nest.map_structure(shrinking, state),
+            tf.nest.map_structure(_any_rows, state),
             tf.TensorShape([None]),
             tf.TensorShape([None, None]),
             tf.TensorShape([None, None]),

@@ -37,9 +37,9 @@ class Translator(tf.Module):
             to a multiple of 8 tokens to limit that. Not saved by export.
         bfloat16_projection: project onto the vocabulary in bfloat16 from a
             snapshot of the output weights taken now, so only for a translator
-            of a finished model. Several times faster on CPUs with AMX or
-            AVX512-BF16 (see bench/README.md), slower elsewhere; a near tie
-            between two words can then go the other way.
+            of a finished model. On CPUs with AMX or AVX512-BF16 beam search
+            is 15-25 % faster and greedy about the same (see bench/README.md),
+            elsewhere slower; a near tie between two words can go the other way.
     """
 
     def __init__(
@@ -157,22 +157,21 @@ class Translator(tf.Module):
         chosen = tf.where(max_length > 0, max_length, automatic)
         return tf.minimum(chosen, self.max_output_tokens)
 
-    @staticmethod
-    def _is_empty(context):
-        """bool (batch,): inputs with no token (empty or all whitespace); context int32 (batch, s)."""
-        return tf.reduce_all(tf.equal(context, 0), axis=1)
+    def _blank_empty(self, context, **outputs):
+        """Empty (or all-whitespace) inputs translate to nothing: in each output
+        their rows become "" (text) or 0 (scores: the log-probability of the only
+        answer; tokens; attention).
 
-    def _blank_empty(self, translations, scores, context):
-        """Empty (or all-whitespace) inputs translate to empty outputs, with score
-        0 (log-probability of the only answer).
-
-        translations: string (batch,) or (batch, n_best); scores: float32, the
-        same shape; context: int32 (batch, s).
+        context: int32 (batch, s); outputs: Tensors (batch, ...).
+        Returns: dict of the outputs, blanked.
         """
-        is_empty = self._is_empty(context)
-        for _ in range(translations.shape.rank - 1):
-            is_empty = is_empty[:, tf.newaxis]
-        return tf.where(is_empty, tf.constant(""), translations), tf.where(is_empty, 0.0, scores)
+        is_empty = tf.reduce_all(tf.equal(context, 0), axis=1)
+
+        def blank(output):
+            rows = tf.reshape(is_empty, [-1] + [1] * (output.shape.rank - 1))
+            return tf.where(rows, tf.zeros_like(output), output)
+
+        return {name: blank(output) for name, output in outputs.items()}
 
     # ---- public, compiled entry points ------------------------------------
 
@@ -209,12 +208,9 @@ class Translator(tf.Module):
         else:
             result = self._greedy_numbers(context, limit)
             tokens, attention = result["tokens"], result["records"]
-        translation, scores = self._blank_empty(self.to_text(tokens), result["scores"], context)
-        # Nothing was translated for an empty input: no tokens, no attention either.
-        is_empty = self._is_empty(context)
-        tokens = tf.where(is_empty[:, tf.newaxis], 0, tokens)
-        attention = tf.where(is_empty[:, tf.newaxis, tf.newaxis], 0.0, attention)
-        return {"translation": translation, "tokens": tokens, "scores": scores, "attention": attention}
+        return self._blank_empty(
+            context, translation=self.to_text(tokens), tokens=tokens, scores=result["scores"], attention=attention
+        )
 
     def _greedy_numbers(self, context, max_length):
         """Encoder + greedy loop: context int32 (batch, s) -> see search.greedy_search."""
@@ -241,8 +237,7 @@ class Translator(tf.Module):
         result = search.sample(
             step, state, start, END_ID, self._max_length(context, max_length), temperature, top_k, seed, drop_finished=True
         )
-        translation, scores = self._blank_empty(self.to_text(result["tokens"]), result["scores"], context)
-        return {"translation": translation, "scores": scores}
+        return self._blank_empty(context, translation=self.to_text(result["tokens"]), scores=result["scores"])
 
     @tf.function(input_signature=[TEXT, INT, INT, FLOAT, INT], autograph=False)
     def beam(self, text, beam_width, n_best, alpha, max_length):
@@ -266,5 +261,4 @@ class Translator(tf.Module):
             # The same for every beam of a sentence: not reordered at every step.
             fixed_keys=("encoder_outputs", "attention_keys", "context"),
         )
-        translations, scores = self._blank_empty(self.to_text(result["tokens"]), result["scores"], context)
-        return {"translations": translations, "scores": scores}
+        return self._blank_empty(context, translations=self.to_text(result["tokens"]), scores=result["scores"])
