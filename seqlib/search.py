@@ -280,8 +280,9 @@ def beam_search(
     ends when every sentence is done.
 
     Args:
-        step_fn, initial_state, start_tokens, end_id, max_length: as in greedy_search;
-            the step function sees batch * beam_width rows, sentence by sentence.
+        step_fn, initial_state, start_tokens, end_id, max_length: as in greedy_search
+            (max_length >= 1). The first step sees the batch's rows; the others
+            batch * beam_width rows, sentence by sentence.
         beam_width: int32 scalar >= 1; 1 gives greedy search's output.
         n_best: int32 scalar, 1 <= n_best <= beam_width, hypotheses returned per sentence.
         alpha: float, the length penalty's exponent.
@@ -308,22 +309,8 @@ def beam_search(
     n_best = tf.cast(n_best, tf.int32)
     alpha = tf.cast(alpha, tf.float32)
     max_length = tf.cast(max_length, tf.int32)
+    tf.debugging.assert_positive(max_length, message="max_length must be >= 1")
     batch_size = tf.shape(start_tokens)[0]
-    # (batch * beam, ...): every sentence's state repeated once per beam.
-    state = tf.nest.map_structure(lambda tensor: tf.repeat(tensor, beam_width, axis=0), initial_state)
-    previous = tf.repeat(tf.cast(start_tokens, tf.int32), beam_width)
-    # Only beam 0 is live at the start, so the first step does not pick k copies
-    # of the same token.
-    log_probs = tf.tile(tf.concat([[0.0], tf.fill([beam_width - 1], NEG_INF)], 0)[tf.newaxis], [batch_size, 1])
-    finished = tf.zeros([batch_size, beam_width], tf.bool)
-    lengths = tf.zeros([batch_size, beam_width], tf.int32)
-    sequences = tf.zeros([batch_size, beam_width, 0], tf.int32)
-    # The sentences still decoding (rows of the whole batch); the step function
-    # sees their beams only. Without drop_finished, all of them.
-    sentences = tf.range(batch_size)
-
-    def keep_going(step, previous, state, sentences, log_probs, finished, lengths, sequences):
-        return tf.logical_and(step < max_length, tf.logical_not(tf.reduce_all(finished)))
 
     def settled(log_probs, lengths, finished):
         """bool (active,): no live hypothesis can enter the sentence's n_best answer.
@@ -342,6 +329,27 @@ def beam_search(
         # bound can fall below any stand-in score for "no finished hypothesis".
         enough_finished = tf.reduce_sum(tf.cast(finished, tf.int32), axis=1) >= n_best
         return enough_finished & (nth_best_finished > best_live)
+
+    # The first step runs on one row a sentence: every beam would start from the
+    # same token and state, so the beams start as the beam_width best first
+    # tokens, and only then is the state repeated per beam (batch * beam rows).
+    logits, state = step_fn(tf.cast(start_tokens, tf.int32), initial_state)
+    logits = tf.cast(logits, tf.float32)
+    _, first_tokens = best_k(logits, beam_width)
+    log_probs = log_probabilities(logits, first_tokens)
+    lengths = tf.ones([batch_size, beam_width], tf.int32)
+    finished = tf.equal(first_tokens, end_id)
+    if stop_when_settled:
+        finished = tf.logical_or(finished, settled(log_probs, lengths, finished)[:, tf.newaxis])
+    sequences = first_tokens[:, :, tf.newaxis]
+    state = tf.nest.map_structure(lambda tensor: tf.repeat(tensor, beam_width, axis=0), state)
+    previous = tf.reshape(first_tokens, [-1])
+    # The sentences still decoding (rows of the whole batch); the step function
+    # sees their beams only. Without drop_finished, all of them.
+    sentences = tf.range(batch_size)
+
+    def keep_going(step, previous, state, sentences, log_probs, finished, lengths, sequences):
+        return tf.logical_and(step < max_length, tf.logical_not(tf.reduce_all(finished)))
 
     def body(step, previous, state, sentences, all_log_probs, all_finished, all_lengths, all_sequences):
         active = tf.shape(sentences)[0]
@@ -417,7 +425,7 @@ def beam_search(
     _, _, _, _, log_probs, finished, lengths, sequences = tf.while_loop(
         keep_going,
         body,
-        (tf.constant(0), previous, state, sentences, log_probs, finished, lengths, sequences),
+        (tf.constant(1), previous, state, sentences, log_probs, finished, lengths, sequences),
         shape_invariants=(
             tf.TensorShape([]),
             tf.TensorShape([None]),

@@ -239,6 +239,29 @@ def test_beam_search_dropping_finished_sentences_changes_no_result():
     np.testing.assert_allclose(dropped["scores"].numpy(), kept["scores"].numpy(), atol=1e-5)
 
 
+def test_beam_search_runs_the_first_step_once_a_sentence():
+    # Every beam starts from the same token and state, so the first step is
+    # computed for each sentence once, not beam_width times.
+    step, initial_state, rows_computed = _ending_step(seed=3, scale=2, end_bonus=0.0)
+    start_tokens = tf.constant([START, A, B])
+    state = initial_state(3, seed=[1, 2])
+    logits, _ = step(start_tokens, state)
+    rows_computed.assign(0)
+    result = search.beam_search(step, state, start_tokens, END, tf.constant(1), 4, 4)
+    assert int(rows_computed.numpy()) == 3
+    # One step: the beams are each sentence's four most probable first tokens, best first.
+    expected_tokens = tf.math.top_k(logits, 4).indices.numpy()
+    np.testing.assert_array_equal(result["tokens"].numpy()[:, :, 0], expected_tokens)
+    expected_scores = tf.gather(tf.nn.log_softmax(logits), expected_tokens, batch_dims=1) / search.length_penalty(1, 0.0)
+    np.testing.assert_allclose(result["scores"].numpy(), expected_scores.numpy(), atol=1e-5)
+
+
+def test_beam_search_needs_at_least_one_step():
+    state, start_tokens = start()
+    with pytest.raises(tf.errors.InvalidArgumentError, match="max_length must be >= 1"):
+        search.beam_search(step_fn, state, start_tokens, END, tf.constant(0), beam_width=2)
+
+
 def test_fixed_keys_must_name_state_entries():
     step, initial_state, _ = _ending_step(seed=2, scale=2, end_bonus=1.0)
     with pytest.raises(ValueError, match="fixed_keys"):
