@@ -127,7 +127,10 @@ def _run_loop(
         return tf.scatter_nd(rows[:, tf.newaxis], values, shape)
 
     def keep_going(step, previous, state, rows, finished, scores, lengths, tokens, records):
-        return tf.logical_and(step < max_length, tf.logical_not(tf.reduce_all(finished)))
+        # At least one step, even for an empty batch: stacking no steps at all
+        # fails (the buffers' element shapes are only known once written).
+        going = tf.logical_or(tf.equal(step, 0), tf.logical_not(tf.reduce_all(finished)))
+        return tf.logical_and(step < max_length, going)
 
     def body(step, previous, state, rows, finished, scores, lengths, tokens, records):
         logits, state = step_fn(previous, state)
@@ -330,6 +333,23 @@ def beam_search(
         enough_finished = tf.reduce_sum(tf.cast(finished, tf.int32), axis=1) >= n_best
         return enough_finished & (nth_best_finished > best_live)
 
+    def drop_done(previous, state, sentences, finished):
+        """Removes the sentences whose beams have all finished (finished: bool
+        (active, beam)) from the rows the step function sees."""
+
+        def drop():
+            keep = tf.where(tf.logical_not(tf.reduce_all(finished, axis=1)))[:, 0]
+            rows = tf.reshape(keep[:, tf.newaxis] * tf.cast(beam_width, tf.int64) + tf.range(beam_width, dtype=tf.int64), [-1])
+            return (
+                tf.gather(previous, rows),
+                tf.nest.map_structure(lambda t: tf.gather(t, rows), state),
+                tf.gather(sentences, keep),
+            )
+
+        # Gathering the state copies it, so only when a sentence has ended.
+        sentence_done = tf.reduce_any(tf.reduce_all(finished, axis=1))
+        return tf.cond(sentence_done, drop, lambda: (previous, state, sentences))
+
     # The first step runs on one row a sentence: every beam would start from the
     # same token and state, so the beams start as the beam_width best first
     # tokens, and only then is the state repeated per beam (batch * beam rows).
@@ -347,6 +367,8 @@ def beam_search(
     # The sentences still decoding (rows of the whole batch); the step function
     # sees their beams only. Without drop_finished, all of them.
     sentences = tf.range(batch_size)
+    if drop_finished:
+        previous, state, sentences = drop_done(previous, state, sentences, finished)
 
     def keep_going(step, previous, state, sentences, log_probs, finished, lengths, sequences):
         return tf.logical_and(step < max_length, tf.logical_not(tf.reduce_all(finished)))
@@ -405,21 +427,7 @@ def beam_search(
             state = tf.nest.map_structure(lambda tensor: tf.gather(tensor, flat_parent), state)
         previous = tf.reshape(token, [-1])
         if drop_finished:
-
-            def drop():
-                keep = tf.where(tf.logical_not(tf.reduce_all(finished, axis=1)))[:, 0]
-                rows = tf.reshape(
-                    keep[:, tf.newaxis] * tf.cast(beam_width, tf.int64) + tf.range(beam_width, dtype=tf.int64), [-1]
-                )
-                return (
-                    tf.gather(previous, rows),
-                    tf.nest.map_structure(lambda t: tf.gather(t, rows), state),
-                    tf.gather(sentences, keep),
-                )
-
-            # Gathering the state copies it, so only when a sentence has ended.
-            sentence_done = tf.reduce_any(tf.reduce_all(finished, axis=1))
-            previous, state, sentences = tf.cond(sentence_done, drop, lambda: (previous, state, sentences))
+            previous, state, sentences = drop_done(previous, state, sentences, finished)
         return step + 1, previous, state, sentences, all_log_probs, all_finished, all_lengths, all_sequences
 
     _, _, _, _, log_probs, finished, lengths, sequences = tf.while_loop(

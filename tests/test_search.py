@@ -247,13 +247,30 @@ def test_beam_search_runs_the_first_step_once_a_sentence():
     state = initial_state(3, seed=[1, 2])
     logits, _ = step(start_tokens, state)
     rows_computed.assign(0)
-    result = search.beam_search(step, state, start_tokens, END, tf.constant(1), 4, 4)
+    result = search.beam_search(step, state, start_tokens, END, tf.constant(1), 4, 4, alpha=0.6)
     assert int(rows_computed.numpy()) == 3
     # One step: the beams are each sentence's four most probable first tokens, best first.
     expected_tokens = tf.math.top_k(logits, 4).indices.numpy()
     np.testing.assert_array_equal(result["tokens"].numpy()[:, :, 0], expected_tokens)
-    expected_scores = tf.gather(tf.nn.log_softmax(logits), expected_tokens, batch_dims=1) / search.length_penalty(1, 0.0)
+    assert (result["lengths"].numpy() == 1).all()
+    expected_scores = tf.gather(tf.nn.log_softmax(logits), expected_tokens, batch_dims=1) / search.length_penalty(1, 0.6)
     np.testing.assert_allclose(result["scores"].numpy(), expected_scores.numpy(), atol=1e-5)
+
+
+def test_beam_search_drops_a_sentence_finished_at_the_first_step():
+    # With one beam, a sentence whose first token is the end token is done: the
+    # next steps compute only the other sentence's row.
+    rows = tf.Variable(0)
+
+    def counting_step(tokens, state):
+        rows.assign_add(tf.shape(tokens)[0])
+        return step_fn(tokens, state)
+
+    state, _ = start(2)
+    result = search.beam_search(counting_step, state, tf.constant([B, START]), END, tf.constant(10), 1, drop_finished=True)
+    assert result["tokens"].numpy()[:, 0, :3].tolist() == [[END, PAD, PAD], [A, C, END]]
+    # 2 rows at the first step, then 1 row for each of the other two steps.
+    assert int(rows.numpy()) == 4
 
 
 def test_beam_search_needs_at_least_one_step():

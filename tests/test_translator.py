@@ -38,6 +38,16 @@ def test_empty_inputs_give_empty_outputs_in_order(tiny_translator):
     assert out[3] == "" and out[5] == ""
 
 
+def test_an_empty_batch_gives_empty_outputs(tiny_translator):
+    # e.g. an exported model's signature called with no sentences.
+    no_text = tf.constant([], tf.string)
+    assert tiny_translator.translate(no_text)["translation"].shape == (0,)
+    assert tiny_translator.greedy(no_text, tf.constant(0))["attention"].shape[0] == 0
+    assert tiny_translator.translate_beam(no_text, tf.constant(3), tf.constant(2))["scores"].shape == (0, 2)
+    sampled = tiny_translator.sample(no_text, tf.constant(1.0), tf.constant(0), tf.constant(1), tf.constant(0))
+    assert sampled["translation"].shape == (0,)
+
+
 def test_beam_one_equals_greedy_on_the_model(tiny_translator):
     greedy = [h[0][0] for h in translate_sentences(tiny_translator, SENTENCES)]
     beam = [h[0][0] for h in translate_sentences(tiny_translator, SENTENCES, beam_width=1, alpha=0.0)]
