@@ -7,7 +7,7 @@ import tensorflow as tf
 
 from seqlib.attention import LuongAttention
 from seqlib.config import PRESETS
-from seqlib.losses import MaskedAccuracy, masked_accuracy, masked_loss
+from seqlib.losses import MaskedAccuracy, masked_accuracy, masked_loss, token_cross_entropy
 from seqlib.model import build_inference_models, build_training_model, compile_model
 
 CONFIG = PRESETS["tiny"]
@@ -49,6 +49,31 @@ def test_padding_does_not_change_loss_or_accuracy(model):
     metric = MaskedAccuracy()
     metric.update_state(padded_out, padded_logits)
     assert float(metric.result()) == pytest.approx(float(masked_accuracy(target_out, logits)))
+
+
+@pytest.mark.parametrize("scale", [1.0, 60.0])
+def test_token_cross_entropy_equals_tensorflows_with_its_gradient(scale):
+    # scale 60: most probabilities underflow to 0 in float32, and the loss
+    # must still be finite and exact where the target is among them.
+    rng = np.random.default_rng(int(scale))
+    logits = tf.constant(rng.normal(size=(3, 5, 40)) * scale, tf.float32)
+    target_out = tf.constant(rng.integers(0, 40, (3, 5)), tf.int32)
+    weights = tf.constant(rng.uniform(size=(3, 5)), tf.float32)  # what the mask and mean pass back
+
+    def loss_and_gradient(loss_fn):
+        with tf.GradientTape() as tape:
+            tape.watch(logits)
+            losses = loss_fn(target_out, logits)
+            total = tf.reduce_sum(losses * weights)
+        return losses, tape.gradient(total, logits)
+
+    losses, gradient = loss_and_gradient(token_cross_entropy)
+    expected_losses, expected_gradient = loss_and_gradient(
+        lambda labels, logits: tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+    )
+    assert np.isfinite(losses.numpy()).all()
+    np.testing.assert_allclose(losses.numpy(), expected_losses.numpy(), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(gradient.numpy(), expected_gradient.numpy(), atol=1e-6)
 
 
 def test_masked_accuracy_ignores_padding():
