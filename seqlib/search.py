@@ -111,6 +111,7 @@ def _run_loop(
     """
     if fixed_length and drop_finished:
         raise ValueError("drop_finished changes the batch size between steps, which fixed_length (XLA) cannot")
+    tf.debugging.assert_positive(max_length, message="max_length must be >= 1")
     batch_size = tf.shape(start_tokens)[0]
     tokens = tf.TensorArray(tf.int32, size=max_length, element_shape=start_tokens.shape)
     records = tf.TensorArray(tf.float32, size=max_length) if record_key is not None else ()
@@ -203,7 +204,7 @@ def greedy_search(
         initial_state: nest of Tensors (batch, ...).
         start_tokens: int32 (batch,), the start ("GO") token of each sentence.
         end_id: int, the end token; a sentence stops growing once it is produced.
-        max_length: int32 scalar, the most tokens generated (end token included).
+        max_length: int32 scalar >= 1, the most tokens generated (end token included).
         record_key, fixed_length, drop_finished: see `_run_loop`.
 
     Returns:

@@ -1,5 +1,6 @@
 """Decoding loops with a scripted step function: fixed next-token probabilities."""
 
+import functools
 import math
 
 import numpy as np
@@ -273,10 +274,11 @@ def test_beam_search_drops_a_sentence_finished_at_the_first_step():
     assert int(rows.numpy()) == 4
 
 
-def test_beam_search_needs_at_least_one_step():
+@pytest.mark.parametrize("search_fn", [search.greedy_search, search.sample, functools.partial(search.beam_search, beam_width=2)])
+def test_searches_need_at_least_one_step(search_fn):
     state, start_tokens = start()
     with pytest.raises(tf.errors.InvalidArgumentError, match="max_length must be >= 1"):
-        search.beam_search(step_fn, state, start_tokens, END, tf.constant(0), beam_width=2)
+        search_fn(step_fn, state, start_tokens, END, tf.constant(0))
 
 
 def test_fixed_keys_must_name_state_entries():
