@@ -334,6 +334,13 @@ def beam_search(
         enough_finished = tf.reduce_sum(tf.cast(finished, tf.int32), axis=1) >= n_best
         return enough_finished & (nth_best_finished > best_live)
 
+    def and_settled(finished, log_probs, lengths):
+        """finished bool (active, beam), with every beam of a settled sentence
+        marked finished too when stop_when_settled."""
+        if not stop_when_settled:
+            return finished
+        return tf.logical_or(finished, settled(log_probs, lengths, finished)[:, tf.newaxis])
+
     def drop_done(previous, state, sentences, finished):
         """Removes the sentences whose beams have all finished (finished: bool
         (active, beam)) from the rows the step function sees."""
@@ -359,9 +366,7 @@ def beam_search(
     _, first_tokens = best_k(logits, beam_width)
     log_probs = log_probabilities(logits, first_tokens)
     lengths = tf.ones([batch_size, beam_width], tf.int32)
-    finished = tf.equal(first_tokens, end_id)
-    if stop_when_settled:
-        finished = tf.logical_or(finished, settled(log_probs, lengths, finished)[:, tf.newaxis])
+    finished = and_settled(tf.equal(first_tokens, end_id), log_probs, lengths)
     sequences = first_tokens[:, :, tf.newaxis]
     state = tf.nest.map_structure(lambda tensor: tf.repeat(tensor, beam_width, axis=0), state)
     previous = tf.reshape(first_tokens, [-1])
@@ -408,9 +413,7 @@ def beam_search(
         log_probs = tf.gather(tf.reshape(candidate_log_probs, [active, -1]), best, batch_dims=1)
         lengths = tf.gather(candidate_lengths, parent, batch_dims=1)
         was_finished = tf.gather(finished, parent, batch_dims=1)
-        finished = tf.logical_or(was_finished, tf.equal(token, end_id))
-        if stop_when_settled:
-            finished = tf.logical_or(finished, settled(log_probs, lengths, finished)[:, tf.newaxis])
+        finished = and_settled(tf.logical_or(was_finished, tf.equal(token, end_id)), log_probs, lengths)
         sequences = tf.concat([tf.gather(sequences, parent, batch_dims=1), token[:, :, tf.newaxis]], axis=2)
         if drop_finished:
             all_log_probs = tf.tensor_scatter_nd_update(all_log_probs, index, log_probs)
