@@ -1,5 +1,3 @@
-import sys
+from seqlib.cli import entry_point
 
-from seqlib.cli import main
-
-sys.exit(main())
+entry_point()

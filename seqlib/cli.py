@@ -348,3 +348,8 @@ def run_export(args):
     path = export(args.model, args.out)
     print(f"SavedModel written to {path}", file=sys.stderr)
     return 0
+
+
+def entry_point():
+    """`python -m seqlib` and the `seqlib` command."""
+    sys.exit(main())

@@ -16,7 +16,17 @@ import pandas as pd
 from seqlib.errors import DataError, first_line
 from seqlib.rundir import write_atomically
 
-DEFAULT_CORPUS = Path(__file__).resolve().parent.parent / "data" / "fra.txt.gz"
+
+
+def _bundled_corpus():
+    """The corpus that ships with seqlib: package data in an installed seqlib
+    (`pip install .` copies data/ to seqlib/corpus/), data/ beside a checkout."""
+    package = Path(__file__).resolve().parent
+    installed = package / "corpus" / "fra.txt.gz"
+    return installed if installed.is_file() else package.parent / "data" / "fra.txt.gz"
+
+
+DEFAULT_CORPUS = _bundled_corpus()
 
 
 def read_pairs(path=DEFAULT_CORPUS, max_pairs=None):
