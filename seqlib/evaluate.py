@@ -175,7 +175,13 @@ def compare_runs(run_dirs):
         config, _ = run.load_config()
         saved_files = sorted(run.evaluations.glob("*.json")) if run.evaluations.is_dir() else []
         if not saved_files:
-            rows.append({"run": str(run_dir), "preset": config.name, "decoding": f"none yet: run evaluate --model {run_dir}"})
+            rows.append(
+                {
+                    "run": str(run_dir),
+                    "preset": config.name,
+                    "decoding": f"none yet: run python -m seqlib evaluate --model {run_dir}",
+                }
+            )
         for path in saved_files:
             try:
                 saved = json.loads(path.read_text(encoding="utf-8"))

@@ -10,17 +10,23 @@ after `tf.saved_model.load`.
 
 from pathlib import Path
 
-import tensorflow as tf
-
 from seqlib.errors import SeqlibError
 from seqlib.rundir import load_translator
 
 
+def check_destination(out):
+    """Refuses an export directory that holds anything (pure Python: the command line
+    checks it before importing TensorFlow)."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise SeqlibError(f"{out} exists and is not an empty directory; choose a new export directory")
+
+
 def export(run_dir, out):
     """Writes the SavedModel of run_dir's translator to `out` and returns its path."""
-    out = Path(out)
-    if out.exists() and any(out.iterdir()):
-        raise SeqlibError(f"{out} exists and is not empty; choose a new export directory")
+    import tensorflow as tf  # here, so that check_destination needs no TensorFlow
+
+    check_destination(out)
     translator = load_translator(run_dir)
     signatures = {
         "serving_default": translator.translate.get_concrete_function(),
@@ -28,4 +34,4 @@ def export(run_dir, out):
         "translate_beam": translator.translate_beam.get_concrete_function(),
     }
     tf.saved_model.save(translator, str(out), signatures=signatures)
-    return out
+    return Path(out)

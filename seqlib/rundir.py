@@ -49,7 +49,9 @@ class RunDir:
         if self.path.exists() and not self.path.is_dir():
             raise RunDirError(f"{self.path}: is a file, not a run directory")
         if not self.path.is_dir():
-            raise RunDirError(f"{self.path}: no such run directory (train one with `python -m seqlib train --out {self.path}`)")
+            raise RunDirError(
+                f"{self.path}: no such run directory (train one with `python -m seqlib train --config tiny --out {self.path}`)"
+            )
         if not self.config_file.is_file():
             raise RunDirError(f"{self.path}: not a seqlib run directory (no config.json)")
         try:
@@ -63,6 +65,16 @@ class RunDir:
             return TrainConfig.from_dict(saved["config"]), saved.get("data")
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise RunDirError(f"{self.config_file}: damaged config ({error}); retrain the run") from None
+
+    def check_trained(self):
+        """Returns the run's TrainConfig, once the files serving needs are there.
+
+        Pure Python, so the command line reports a missing or incomplete run
+        before it spends seconds importing TensorFlow.
+        """
+        config, _ = self.load_config()
+        self.require(self.model_file, self.source_vocab, self.target_vocab)
+        return config
 
     def require(self, *paths):
         for path in paths:
@@ -97,8 +109,7 @@ def load_training_model(path):
     from seqlib import attention, losses, metrics  # noqa: F401  registers the custom objects
 
     run = RunDir(path)
-    config, _ = run.load_config()
-    run.require(run.model_file, run.source_vocab, run.target_vocab)
+    config = run.check_trained()
     try:
         model = keras.models.load_model(run.model_file, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many types for damaged or mismatched files

@@ -58,6 +58,7 @@ def translate_sentences(
     max_length=None,
     batch_size=64,
     warn=None,
+    first_line_number=1,
 ):
     """Translates sentences, keeping their order.
 
@@ -69,6 +70,8 @@ def translate_sentences(
         temperature: if set, sample instead of searching.
         warn: called with one message for each input that is truncated (see
             `truncation_warnings`); None skips the check.
+        first_line_number: the line number of sentences[0] in those messages
+            (a caller that translates a stream batch by batch counts on).
 
     Yields:
         for each sentence, a list of n_best (translation, score) pairs, best first.
@@ -77,7 +80,7 @@ def translate_sentences(
     for start in range(0, len(sentences), batch_size):
         batch = sentences[start : start + batch_size]
         if warn is not None:
-            for message in truncation_warnings(translator, batch, first_line_number=start + 1):
+            for message in truncation_warnings(translator, batch, first_line_number=first_line_number + start):
                 warn(message)
         batch = [sentence[:MAX_INPUT_CHARACTERS] for sentence in batch]
         text = tf.constant(batch, tf.string)
