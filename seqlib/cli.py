@@ -1,35 +1,87 @@
-"""The command line: python -m seqlib {train,translate,evaluate,export,bench,quiz} ..."""
+"""The command line: python -m seqlib {train,translate,evaluate,export,bench,quiz} ...
+
+Every verb checks its arguments, files and run directories before it imports
+TensorFlow, which is most of a short command's time (8 s on a 2-core CPU): a
+mistake is reported at once, as one line `seqlib VERB: error: ...`, status 2.
+"""
 
 import argparse
+import difflib
+import json
 import os
-import re
+import signal
 import sys
-import tempfile
 import warnings
+from pathlib import Path
 
-# TensorFlow's native log stays off (set TF_CPP_MIN_LOG_LEVEL=0 to see it): its
-# start-up lines about CUDA and oneDNN say nothing a seqlib user can act on, and
-# errors that matter reach seqlib as Python exceptions.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-# Lines TensorFlow's libraries print while loading, before its log settings apply.
-NATIVE_STARTUP_LOG = re.compile(
-    r"^(WARNING: All log messages before absl::InitializeLog\(\)|[IWE]\d{4} [\d:.]+ +\d+ [\w.]+:\d+\] )"
-)
+from seqlib import quiz
+from seqlib.config import PRESETS, get_preset
+from seqlib.errors import SeqlibError
+from seqlib.lines import InputLines
+from seqlib.rundir import RunDir, load_translator
+from seqlib.tfimport import load_tensorflow
+
 # Keras warns about things seqlib does on purpose (a tf.data input with shuffle=True,
 # repeated datasets ending); users should see seqlib's messages, not these.
 warnings.filterwarnings("ignore", category=UserWarning, module="keras")
 
+PROG = "python -m seqlib"
+# How long `translate` waits for the first line of standard input before it
+# starts loading TensorFlow and the model. A writer with nothing to send (an empty
+# grep, /dev/null) has closed its end by then, so empty input ends at once, without
+# TensorFlow; a writer still at work (or a person typing) gets the model loaded
+# meanwhile, and if it then sends nothing the output is empty all the same.
+FIRST_LINE_WAIT_S = 0.25
+# Verbs whose work is complete and flushed when they return end the process
+# without the interpreter's teardown of TensorFlow's thousands of modules and
+# objects (2-3 s of a one-sentence translate on a 2-core AMD EPYC). Not train or
+# bench: they may leave TensorBoard writers and threads to finish, and run long anyway.
+ENDS_WITHOUT_TEARDOWN = ("translate", "evaluate", "export")
 
-class UsageError(Exception):
-    pass
+
+class UsageError(SeqlibError):
+    """A flag or an input that the command cannot use."""
 
 
 class OneLineParser(argparse.ArgumentParser):
     """argparse, but a usage error is one line naming the verb (no usage block),
-    like every other seqlib error."""
+    like every other seqlib error, and an unknown option is named even when a
+    required one is missing (argparse alone reports only the missing one, which
+    hides the typo in `--modle RUN_DIR`)."""
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        name = self.prog.replace(PROG, "seqlib", 1)
+        self.exit(2, f"{name}: error: {message} (see {self.prog} --help)\n")
+
+    def unrecognized(self, extras):
+        """The message for unknown arguments, with the closest options as guesses."""
+        options = [option for action in self._actions for option in action.option_strings]
+        guesses = []
+        for extra in extras:
+            if extra.startswith("--"):
+                guesses += difflib.get_close_matches(extra.split("=", 1)[0], options, n=1)
+        hint = f" (did you mean {', '.join(guesses)}?)" if guesses else ""
+        return f"unrecognized arguments: {' '.join(extras)}{hint}"
+
+    def parse_known_args(self, args=None, namespace=None):
+        args = sys.argv[1:] if args is None else list(args)
+        required = [action for action in self._actions if action.required and action.option_strings]
+        if not required or {"-h", "--help"} & set(args):  # help shows required options as required
+            return super().parse_known_args(args, namespace)
+        # Parse with the required options made optional, then check them here,
+        # where the unknown arguments are known too.
+        for action in required:
+            action.required = False
+        try:
+            namespace, extras = super().parse_known_args(args, namespace)
+        finally:
+            for action in required:
+                action.required = True
+        missing = ["/".join(action.option_strings) for action in required if getattr(namespace, action.dest) is None]
+        if missing:
+            message = f"the following arguments are required: {', '.join(missing)}"
+            self.error(f"{self.unrecognized(extras)}; {message}" if extras else message)
+        return namespace, extras
 
 
 def positive_int(text):
@@ -39,39 +91,6 @@ def positive_int(text):
     return value
 
 
-def import_tensorflow_quietly():
-    """Imports TensorFlow and probes its devices with standard error captured,
-    then passes on every captured line except the native start-up log."""
-    if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") in ("0", "1"):
-        import tensorflow  # noqa: F401  the user asked to see TensorFlow's log
-
-        return
-    try:
-        captured = tempfile.TemporaryFile()
-    except OSError:  # nowhere to capture to: better noisy than broken
-        import tensorflow  # noqa: F401
-
-        return
-    # A file, not a pipe: nothing reads a pipe while the import holds the GIL.
-    # Should TensorFlow abort the process while loading, its last words are lost.
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with captured:
-        os.dup2(captured.fileno(), 2)
-        try:
-            import tensorflow as tf
-
-            tf.config.list_physical_devices()  # CUDA probing logs here, not at import
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            captured.seek(0)
-            for line in captured.read().decode("utf-8", errors="replace").splitlines(keepends=True):
-                if not NATIVE_STARTUP_LOG.match(line):
-                    sys.stderr.write(line)
-
-
 BFLOAT16_HELP = (
     "project onto the vocabulary in bfloat16: beam search 15-25%% faster on CPUs with AMX/AVX512-BF16 "
     "(greedy about the same), slower elsewhere; a near tie between two words may go the other way"
@@ -79,9 +98,7 @@ BFLOAT16_HELP = (
 
 
 def build_parser():
-    from seqlib.config import PRESETS
-
-    parser = OneLineParser(prog="python -m seqlib", description="Train and use an English→French GRU translator.")
+    parser = OneLineParser(prog=PROG, description="Train and use an English→French GRU translator.")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     parser.verb_parsers = verbs.choices
 
@@ -101,8 +118,13 @@ def build_parser():
         help="tf.distribute strategy (default: one device); the batch size is per replica",
     )
 
-    translate = verbs.add_parser("translate", help="translate sentences (arguments, or standard input one a line)")
-    translate.add_argument("--model", required=True, metavar="RUN_DIR")
+    translate = verbs.add_parser(
+        "translate",
+        help="translate sentences (arguments, or standard input one a line)",
+        description="Translates the arguments, or standard input one sentence a line: one output line per input "
+        "line, in order, each batch printed as soon as it is translated (so it can serve as a co-process).",
+    )
+    translate.add_argument("--model", required=True, metavar="RUN_DIR", help="run directory of a trained model")
     translate.add_argument("--beam", type=int, metavar="K", help="beam search with K beams (default: greedy)")
     translate.add_argument("--n-best", type=int, metavar="N", help="print N hypotheses a sentence: INDEX<TAB>SCORE<TAB>TEXT")
     translate.add_argument("--alpha", type=float, default=0.6, help="beam search length penalty exponent (default 0.6)")
@@ -110,7 +132,7 @@ def build_parser():
     translate.add_argument("--top-k", type=int, default=0, metavar="K", help="sample only among the K most probable tokens")
     translate.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
     translate.add_argument("--max-length", type=positive_int, metavar="L", help="most tokens generated a sentence")
-    translate.add_argument("--batch-size", type=positive_int, default=64, help="sentences translated at once (default 64)")
+    translate.add_argument("--batch-size", type=positive_int, default=64, help="most sentences translated at once (default 64)")
     translate.add_argument(
         "--xla",
         action="store_true",
@@ -143,45 +165,37 @@ def build_parser():
     bench.add_argument("--model", metavar="RUN_DIR", help="measure decoding on this trained run (default: an untrained model)")
     bench.add_argument("--config", default="cpu", metavar="PRESET", help="preset whose model is measured (default cpu)")
 
-    from seqlib import quiz
-
     quiz.add_parser(verbs)
 
     export = verbs.add_parser("export", help="write a SavedModel that TensorFlow can serve without seqlib")
-    export.add_argument("--model", required=True, metavar="RUN_DIR")
-    export.add_argument("--out", required=True, metavar="EXPORT_DIR")
+    export.add_argument("--model", required=True, metavar="RUN_DIR", help="run directory of a trained model")
+    export.add_argument("--out", required=True, metavar="EXPORT_DIR", help="directory to write (new, or empty)")
     return parser
 
 
-def main(argv=None):
-    from seqlib.errors import SeqlibError
-
+def parse_arguments(argv=None):
+    """The parsed arguments; a usage error exits with one line and status 2."""
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         # Named by the verb's parser, so the message says which verb has no such option.
-        parser.verb_parsers[args.verb].error(f"unrecognized arguments: {' '.join(unknown)}")
-    if args.verb != "quiz":
-        import_tensorflow_quietly()
+        verb_parser = parser.verb_parsers[args.verb]
+        verb_parser.error(verb_parser.unrecognized(unknown))
+    return args
+
+
+def main(argv=None):
+    """Runs one command in this process and returns its exit status."""
+    return run(parse_arguments(argv))
+
+
+def run(args):
+    """Runs parsed arguments; a user's error is one line on stderr and status 2."""
     try:
-        if args.verb == "train":
-            return run_train(args)
-        if args.verb == "translate":
-            return run_translate(args)
-        if args.verb == "evaluate":
-            return run_evaluate(args)
-        if args.verb == "export":
-            return run_export(args)
-        if args.verb == "quiz":
-            from seqlib import quiz
-
-            return quiz.run(args)
-        if args.verb == "bench":
-            from seqlib.bench import main as bench_main
-
-            bench_main(quick=args.quick, json_file=args.json, model_dir=args.model, preset=args.config)
-            return 0
-    except (SeqlibError, UsageError) as error:
+        return VERBS[args.verb](args)
+    except BrokenPipeError:
+        raise  # the reader has gone: entry_point ends the process the Unix way, silently
+    except SeqlibError as error:
         print(f"seqlib {args.verb}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -194,14 +208,27 @@ def main(argv=None):
         hint = "; rerun the same command to resume" if args.verb == "train" else ""
         print(f"seqlib {args.verb}: error: {error.strerror or error}{where}{hint}", file=sys.stderr)
         return 1
-    return 0
+
+
+def check_corpus_file(path):
+    if not Path(path).is_file():
+        raise UsageError(f"{path}: no such file (expected a corpus of 'English<TAB>French' lines)")
 
 
 def run_train(args):
-    from seqlib.config import get_preset
+    config = get_preset(args.config)
+    if args.epochs is not None and args.epochs < 1:
+        raise UsageError(f"--epochs must be at least 1, got {args.epochs}")
+    if args.time_budget is not None and not args.time_budget > 0:
+        raise UsageError(f"--time-budget must be a positive number of seconds, got {args.time_budget:g}")
+    if args.data is not None:
+        check_corpus_file(args.data)
+    run = RunDir(args.out)
+    if run.path.exists() and (not run.path.is_dir() or run.config_file.exists()):
+        run.load_config()  # a file in the way, or a run to resume that this seqlib cannot read
+    load_tensorflow()
     from seqlib.train import train
 
-    config = get_preset(args.config)
     if args.epochs is not None:
         config = config.replace(epochs=args.epochs)
     if args.max_pairs is not None:
@@ -219,20 +246,38 @@ def run_train(args):
     return 0
 
 
-def read_sentences(args):
-    """Sentences from arguments or standard input (strict UTF-8, errors name the line)."""
-    if args.text:
-        return list(args.text)
-    if sys.stdin is None:
-        return []
-    sentences = []
-    for number, raw in enumerate(sys.stdin.buffer, start=1):
-        try:
-            line = raw.decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise UsageError(f"standard input line {number}: not valid UTF-8 ({error.reason} at byte {error.start})") from None
-        sentences.append(line.rstrip("\r\n").removeprefix("\ufeff") if number == 1 else line.rstrip("\r\n"))
-    return sentences
+def standard_input_lines():
+    """Standard input as InputLines, read as its lines arrive."""
+    if sys.stdin is None:  # started with standard input closed
+        return InputLines.from_bytes(b"")
+    try:
+        return InputLines(sys.stdin.fileno())
+    except (AttributeError, ValueError):  # a stand-in without a file descriptor (io.StringIO): read it whole
+        text = sys.stdin.read()
+        return InputLines.from_bytes(text.encode("utf-8") if isinstance(text, str) else text)
+
+
+def sentence_batches(lines, batch_size):
+    """Yields lists of sentences from InputLines, strict UTF-8.
+
+    At a line that is not UTF-8, yields the lines before it, then raises a
+    UsageError naming its line number (counted over the whole input).
+    """
+    number = 0
+    for raw_lines in lines.batches(batch_size):
+        batch = []
+        for raw in raw_lines:
+            number += 1
+            try:
+                line = raw.decode("utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as error:
+                if batch:
+                    yield batch
+                raise UsageError(
+                    f"standard input line {number}: not valid UTF-8 ({error.reason} at byte {error.start})"
+                ) from None
+            batch.append(line.removeprefix("\ufeff") if number == 1 else line)
+        yield batch
 
 
 def check_decoding_flags(args):
@@ -261,19 +306,25 @@ def check_beam_fits(translator, beam_width):
 
 def run_translate(args):
     check_decoding_flags(args)
-    sentences = read_sentences(args)
-    if not sentences:
-        raise UsageError("no text to translate: give sentences as arguments or one a line on standard input")
-    from seqlib.rundir import load_translator
+    RunDir(args.model).check_trained()
+    if args.text:
+        batches = [args.text[start : start + args.batch_size] for start in range(0, len(args.text), args.batch_size)]
+    else:
+        lines = standard_input_lines()
+        if lines.ended_empty(wait=FIRST_LINE_WAIT_S):
+            return 0  # nothing to translate is nothing to print, as for sort or sed
+        batches = sentence_batches(lines, args.batch_size)
+    load_tensorflow(for_serving=True)
     from seqlib.serving import translate_sentences
 
     translator = load_translator(args.model, jit_compile=args.xla, bfloat16_projection=args.bfloat16)
     check_beam_fits(translator, args.beam)
     n_best = args.n_best or 1
-    for index, hypotheses in enumerate(
-        translate_sentences(
+    first_line = 1
+    for batch in batches:
+        translations = translate_sentences(
             translator,
-            sentences,
+            batch,
             beam_width=args.beam,
             n_best=n_best,
             alpha=args.alpha,
@@ -283,33 +334,47 @@ def run_translate(args):
             max_length=args.max_length,
             batch_size=args.batch_size,
             warn=lambda message: print(f"seqlib translate: warning: {message}", file=sys.stderr),
+            first_line_number=first_line,
         )
-    ):
-        if n_best == 1:
-            print(hypotheses[0][0])
-        else:
-            for text, score in hypotheses:
-                print(f"{index}\t{score:.4f}\t{text}")
-    sys.stdout.flush()
+        for index, hypotheses in enumerate(translations, start=first_line - 1):
+            if n_best == 1:
+                print(hypotheses[0][0])
+            else:
+                for text, score in hypotheses:
+                    print(f"{index}\t{score:.4f}\t{text}")
+        # Each batch goes out as soon as it is translated: a co-process's parent
+        # waits for these lines before it writes the next.
+        sys.stdout.flush()
+        first_line += len(batch)
     return 0
 
 
 def run_evaluate(args):
-    import json
-
-    from seqlib import evaluate
-
     if args.compare:
         # `--model A --compare B C` compares all three.
-        runs = ([args.model] if args.model else []) + args.compare
-        table = evaluate.compare_runs(list(dict.fromkeys(runs)))  # each run once, in the order given
+        runs = list(dict.fromkeys(([args.model] if args.model else []) + args.compare))  # each run once, in order
+        for run_dir in runs:
+            RunDir(run_dir).load_config()
+        load_tensorflow()  # seqlib.evaluate imports it
+        from seqlib import evaluate
+
+        table = evaluate.compare_runs(runs)
         print(table.to_json(orient="records") if args.json else table.to_string(index=False))
         return 0
     if not args.model:
         raise UsageError("give --model RUN_DIR (or --compare RUN_DIR ...)")
     if args.beam is not None and args.beam < 1:
         raise UsageError(f"--beam must be at least 1, got {args.beam}")
-    from seqlib.rundir import load_translator
+    run = RunDir(args.model)
+    run.check_trained()
+    if args.pairs:
+        check_corpus_file(args.pairs)
+    else:
+        run.require(run.test_pairs)
+    load_tensorflow()
+    import pandas as pd
+
+    from seqlib import evaluate
 
     translator = load_translator(args.model, bfloat16_projection=args.bfloat16)
     check_beam_fits(translator, args.beam)
@@ -330,8 +395,6 @@ def run_evaluate(args):
     print(f"sacreBLEU: {result['bleu_signature']}")
     print(f"           {result['chrf_signature']}")
     best, worst = evaluate.best_and_worst(examples)
-    import pandas as pd
-
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):
         print("\nbest:")
         print(best.to_string(index=False))
@@ -343,13 +406,58 @@ def run_evaluate(args):
 
 
 def run_export(args):
-    from seqlib.export import export
+    from seqlib.export import check_destination, export
 
+    RunDir(args.model).check_trained()
+    check_destination(args.out)
+    load_tensorflow(for_serving=True)
     path = export(args.model, args.out)
     print(f"SavedModel written to {path}", file=sys.stderr)
     return 0
 
 
+def run_bench(args):
+    get_preset(args.config)
+    if args.model:
+        RunDir(args.model).check_trained()
+    load_tensorflow()
+    from seqlib.bench import main as bench_main
+
+    bench_main(quick=args.quick, json_file=args.json, model_dir=args.model, preset=args.config)
+    return 0
+
+
+VERBS = {
+    "train": run_train,
+    "translate": run_translate,
+    "evaluate": run_evaluate,
+    "export": run_export,
+    "bench": run_bench,
+    "quiz": quiz.run,
+}
+
+
+def die_of_broken_pipe():
+    """Ends the process as a Unix tool ends when its reader has gone (`| head`):
+    killed by SIGPIPE, without a message. Python ignores SIGPIPE and raises
+    BrokenPipeError instead; setting SIGPIPE back to the default for the whole
+    run would also kill it for a socket that closes (multi-worker training)."""
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGPIPE)
+    os._exit(1)  # no SIGPIPE on this system (Windows): fail quietly all the same
+
+
 def entry_point():
-    """`python -m seqlib` and the `seqlib` command."""
-    sys.exit(main())
+    """`python -m seqlib` and the `seqlib` command: main() with a Unix tool's manners."""
+    args = parse_arguments()
+    try:
+        status = run(args)
+        # Flushed here, so a reader that has gone is noticed now, not during exit.
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BrokenPipeError:
+        die_of_broken_pipe()
+    if args.verb in ENDS_WITHOUT_TEARDOWN:
+        os._exit(status)
+    sys.exit(status)

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-# Before seqlib.cli, whose own default (3) is for users, not for the tests.
+# Before seqlib.tfimport, whose own default (3) is for users, not for the tests.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # TensorFlow's C++ start-up lines (oneDNN, CUDA probing): not seqlib's, so not counted.
-from seqlib.cli import NATIVE_STARTUP_LOG  # noqa: E402
+from seqlib.tfimport import NATIVE_STARTUP_LOG  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -23,6 +23,35 @@ def run_seqlib(*args, input=None, cwd=ROOT, env=None, timeout=300):
         cwd=cwd,
         env=env,
         timeout=timeout,
+    )
+
+
+# main(ARGS) in a fresh interpreter that fails ("TensorFlow was imported", status 1)
+# if the command imported TensorFlow: proof that a check came before the slow import.
+WITHOUT_TENSORFLOW = """
+import sys
+from seqlib.cli import main
+try:
+    status = main(sys.argv[1:])
+except SystemExit as exit:  # argparse's usage errors
+    status = exit.code
+if "tensorflow" in sys.modules:
+    sys.exit("TensorFlow was imported")
+sys.exit(status)
+"""
+
+
+def run_main_without_tensorflow(*args, input=b"", prelude=""):
+    """Runs `seqlib.cli.main(ARGS)` in a subprocess that must not import TensorFlow.
+
+    prelude: Python code run first (e.g. to make a module unimportable).
+    """
+    return subprocess.run(
+        [sys.executable, "-c", prelude + WITHOUT_TENSORFLOW, *map(str, args)],
+        input=input,
+        capture_output=True,
+        cwd=ROOT,
+        timeout=120,
     )
 
 

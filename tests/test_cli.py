@@ -1,11 +1,16 @@
 """The command line as a user runs it: subprocesses, exit codes, one line errors."""
 
+import argparse
 import gzip
 import json
 import os
+import select
+import subprocess
+import sys
+import time
 
 import pytest
-from conftest import one_line_error, run_seqlib
+from conftest import ROOT, one_line_error, run_main_without_tensorflow, run_seqlib
 
 
 @pytest.fixture(scope="module")
@@ -17,9 +22,18 @@ def cli_run(tmp_path_factory):
 
 
 def test_help_on_every_verb():
-    for verb in ("train", "translate", "evaluate", "export", "quiz"):
-        done = run_seqlib(verb, "--help")
+    for verb in ("train", "translate", "evaluate", "export", "quiz", "bench"):
+        done = run_main_without_tensorflow(verb, "--help")
         assert done.returncode == 0 and b"usage" in done.stdout, verb
+
+
+def test_every_option_of_every_verb_has_help_text():
+    from seqlib.cli import build_parser
+
+    parser = build_parser()
+    for verb, verb_parser in parser.verb_parsers.items():
+        for action in verb_parser._actions:
+            assert action.help and action.help != argparse.SUPPRESS, f"{verb} {action.option_strings or action.dest}"
 
 
 def test_train_then_translate_from_stdin_keeps_lines_aligned(cli_run):
@@ -41,9 +55,10 @@ def test_translate_arguments_and_n_best(cli_run):
 
 
 def test_inputs_longer_than_the_model_reads_are_named_with_a_warning(cli_run):
-    # The tiny preset reads at most 12 source tokens.
+    # The tiny preset reads at most 12 source tokens. One line a batch: the
+    # warnings count lines over the whole input, not within a batch.
     lines = ["Go.", " ".join(["cat"] * 20), "x" * 15000, "Hi."]
-    done = run_seqlib("translate", "--model", cli_run, input="\n".join(lines).encode() + b"\n")
+    done = run_seqlib("translate", "--model", cli_run, "--batch-size", "1", input="\n".join(lines).encode() + b"\n")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert len(done.stdout.decode().splitlines()) == 4
     warnings = [line for line in done.stderr.decode().splitlines() if "warning" in line]
@@ -84,36 +99,156 @@ def test_train_resumes_from_the_last_epoch(cli_run):
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["translate", "--model", "{run}", "--beam", "0", "Go."], b"--beam must be at least 1"),
-        (["translate", "--model", "{run}", "--beam", "2", "--n-best", "3", "Go."], b"--n-best 3 needs"),
-        (["translate", "--model", "{run}", "--n-best", "-1", "Go."], b"--n-best must be at least 1"),
-        (["translate", "--model", "{run}", "--temperature", "0", "Go."], b"--temperature must be greater than 0"),
-        (["translate", "--model", "{missing}", "Go."], b"no such run directory"),
-        (["translate", "--model", "{run}", "--seed", "4294967296", "Go."], b"--seed must be between 0 and 2147483647"),
-        (["translate", "--model", "{run}", "--beam", "100000", "Go."], b"--beam 100000 is more than the model's"),
-        (["evaluate", "--model", "{run}", "--beam", "100000"], b"--beam 100000 is more than the model's"),
-        (["evaluate", "--model", "{missing}"], b"no such run directory"),
-        (["train", "--config", "huge", "--out", "{missing}"], b"unknown preset 'huge': choose one of tiny, cpu, gpu"),
-        (["train", "--config", "tiny", "--out", "{missing}", "--epochs", "0"], b"--epochs must be at least 1"),
-        (["train", "--config", "tiny", "--out", "{missing}", "--time-budget", "-5"], b"--time-budget must be a positive"),
+        (["translate", "--model", "{run}", "--beam", "0", "Go."], "--beam must be at least 1"),
+        (["translate", "--model", "{run}", "--beam", "2", "--n-best", "3", "Go."], "--n-best 3 needs"),
+        (["translate", "--model", "{run}", "--n-best", "-1", "Go."], "--n-best must be at least 1"),
+        (["translate", "--model", "{run}", "--temperature", "0", "Go."], "--temperature must be greater than 0"),
+        (
+            ["translate", "--model", "{missing}", "Go."],
+            "no such run directory (train one with `python -m seqlib train --config tiny --out {missing}`)",
+        ),
+        (["translate", "--model", "{run}", "--seed", "4294967296", "Go."], "--seed must be between 0 and 2147483647"),
+        (["translate", "--model", "{run}", "--bogus", "Go."], "unrecognized arguments: --bogus (see python -m seqlib"),
+        (
+            ["translate", "--modle", "{run}", "Go."],
+            "unrecognized arguments: --modle (did you mean --model?); the following arguments are required: --model",
+        ),
+        (["evaluate"], "give --model RUN_DIR (or --compare RUN_DIR ...)"),
+        (["evaluate", "--model", "{missing}"], "no such run directory"),
+        (["evaluate", "--compare", "{missing}"], "no such run directory"),
+        (["evaluate", "--model", "{run}", "--pairs", "{missing}"], "no such file"),
+        (["export", "--model", "{missing}", "--out", "{missing}"], "no such run directory"),
+        (["export", "--model", "{run}", "--out", "{run}"], "exists and is not an empty directory"),
+        (["train", "--config", "huge", "--out", "{missing}"], "unknown preset 'huge': choose one of tiny, cpu, gpu"),
+        (["train", "--config", "tiny", "--out", "{missing}", "--epochs", "0"], "--epochs must be at least 1"),
+        (["train", "--config", "tiny", "--out", "{missing}", "--time-budget", "-5"], "--time-budget must be a positive"),
+        (["train", "--config", "tiny", "--out", "{missing}", "--data", "{missing}"], "no such file"),
+        (["bench", "--model", "{missing}"], "no such run directory"),
     ],
 )
-def test_usage_errors_are_one_line_with_status_2(cli_run, tmp_path, args, message):
-    args = [arg.format(run=cli_run, missing=tmp_path / "nothing") for arg in args]
-    done = run_seqlib(*args)
+def test_usage_errors_are_one_line_before_tensorflow_loads(cli_run, tmp_path, args, message):
+    missing = tmp_path / "nothing"
+    args = [arg.format(run=cli_run, missing=missing) for arg in args]
+    done = run_main_without_tensorflow(*args)
+    assert done.returncode == 2, done.stderr.decode()[-2000:]
+    line = one_line_error(done)
+    assert line.startswith(f"seqlib {args[0]}: error: ") and message.format(missing=missing) in line
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["translate", "--model", "{run}", "--beam", "100000", "Go."], ["evaluate", "--model", "{run}", "--beam", "100000"]],
+)
+def test_more_beams_than_target_words_is_one_line(cli_run, args):
+    done = run_seqlib(*[arg.format(run=cli_run) for arg in args])
     assert done.returncode == 2
-    assert message.decode() in one_line_error(done)
+    assert one_line_error(done).startswith(f"seqlib {args[0]}: error: --beam 100000 is more than the model's")
 
 
-def test_non_utf8_stdin_names_the_line(cli_run):
-    done = run_seqlib("translate", "--model", cli_run, input=b"Go.\nHi \xff there\n")
+@pytest.mark.parametrize("module, package", [("tensorflow", "tensorflow"), ("tensorflow_text", "tensorflow-text")])
+def test_without_tensorflow_or_tensorflow_text_the_error_says_where_seqlib_runs(cli_run, module, package):
+    # A finder that answers "no such module", as on a platform without a build of it.
+    not_installed = f"""
+import importlib.abc
+import sys
+
+
+class NotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == {module!r}:
+            raise ModuleNotFoundError("No module named " + name, name=name)
+
+
+sys.meta_path.insert(0, NotInstalled())
+"""
+    done = run_main_without_tensorflow("translate", "--model", cli_run, "Go.", prelude=not_installed)
+    assert done.returncode == 2, done.stderr.decode()[-2000:]
+    assert one_line_error(done) == (
+        f"seqlib translate: error: {package} is not installed (or has no build for this platform): "
+        "seqlib runs on Linux x86-64, macOS arm64 and Colab; on Windows use WSL2; install with pip install -r requirements.txt"
+    )
+
+
+def test_non_utf8_stdin_names_the_line_after_translating_the_lines_before(cli_run):
+    # One line a batch: the number counts over the whole input.
+    done = run_seqlib("translate", "--model", cli_run, "--batch-size", "1", input=b"Go.\nHi.\nHi \xff there\nGo.\n")
     assert done.returncode == 2
-    assert "standard input line 2: not valid UTF-8" in one_line_error(done)
+    assert "standard input line 3: not valid UTF-8" in one_line_error(done)
+    assert len(done.stdout.decode().splitlines()) == 2
 
 
-def test_no_input_at_all_is_an_error(cli_run):
-    done = run_seqlib("translate", "--model", cli_run, input=b"")
-    assert done.returncode == 2 and "no text to translate" in one_line_error(done)
+def test_empty_input_is_empty_output_without_tensorflow(cli_run):
+    # As for sort or sed: `grep nothing | python -m seqlib translate` prints nothing and succeeds.
+    done = run_main_without_tensorflow("translate", "--model", cli_run, input=b"")
+    assert (done.returncode, done.stdout, done.stderr) == (0, b"", b"")
+
+
+def read_line(stream, timeout):
+    """One line from a pipe, or TimeoutError: a co-process that holds its answer back would hang the test."""
+    line = b""
+    deadline = time.monotonic() + timeout
+    while not line.endswith(b"\n"):
+        if not select.select([stream], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            raise TimeoutError(f"no line after {timeout} s (got {line!r})")
+        byte = os.read(stream.fileno(), 1)
+        if not byte:
+            raise EOFError(f"output ended (got {line!r})")
+        line += byte
+    return line.decode()
+
+
+def test_translate_as_a_co_process_answers_each_line_before_the_next_comes(cli_run):
+    process = subprocess.Popen(
+        [sys.executable, "-m", "seqlib", "translate", "--model", str(cli_run)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    try:
+        for sentence in (b"Go.\n", b"\n", b"I am cold.\n"):
+            process.stdin.write(sentence)
+            process.stdin.flush()
+            translation = read_line(process.stdout, timeout=180)
+            assert bool(translation.strip()) == bool(sentence.strip()), translation
+        process.stdin.close()
+        assert process.wait(timeout=60) == 0
+        assert process.stdout.read() == b"" and process.stderr.read() == b""
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly_by_sigpipe(tmp_path):
+    # Far more than a pipe holds (64 KiB), so quiz is still writing when the reader leaves.
+    question = {"lab": 1, "question": "Which?", "options": ["This one", "That one"], "answers": ["This one"]}
+    bank = {"questions": [{"id": f"question-{number}", **question} for number in range(5000)]}
+    (tmp_path / "bank.json").write_text(json.dumps(bank), encoding="utf-8")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "seqlib", "quiz", "--print", "--bank", str(tmp_path / "bank.json")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=ROOT,
+    )
+    lines = [process.stdout.readline() for _ in range(3)]
+    process.stdout.close()  # as `| head -3` does
+    assert process.wait(timeout=60) == -13  # killed by SIGPIPE: a shell shows status 141
+    assert lines[0].startswith(b"1. [question-0] Which?") and all(lines)
+    assert process.stderr.read() == b""
+
+
+def test_translate_into_head_ends_with_status_141(cli_run, tmp_path):
+    # 20,000 lines: their translations fill the pipe long before translate is done.
+    (tmp_path / "many.txt").write_text("Go.\n" * 20000, encoding="utf-8")
+    pipeline = '"$1" -m seqlib translate --model "$2" < "$3" | head -2; echo "${PIPESTATUS[0]}" >&2'
+    done = subprocess.run(
+        ["bash", "-c", pipeline, "-", sys.executable, str(cli_run), str(tmp_path / "many.txt")],
+        capture_output=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert len(done.stdout.decode().splitlines()) == 2
+    assert done.stderr.decode().strip() == "141"
 
 
 def test_evaluate_json(cli_run):
@@ -126,14 +261,6 @@ def test_evaluate_json(cli_run):
     assert (cli_run / "evaluations" / "greedy-first20.json").exists()
     done = run_seqlib("evaluate", "--compare", cli_run)
     assert done.returncode == 0 and b"greedy" in done.stdout
-
-
-def test_an_unknown_option_is_one_line_naming_the_verb(cli_run):
-    done = run_seqlib("translate", "--model", cli_run, "--bogus", "Go.")
-    assert done.returncode == 2
-    assert one_line_error(done) == (
-        "python -m seqlib translate: error: unrecognized arguments: --bogus (see python -m seqlib translate --help)"
-    )
 
 
 def test_no_tensorflow_start_up_lines_on_stderr(cli_run):
