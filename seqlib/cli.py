@@ -1,7 +1,7 @@
 """The command line: python -m seqlib {train,translate,evaluate,export,bench,quiz} ...
 
 Every verb checks its arguments, files and run directories before it imports
-TensorFlow, which is most of a short command's time (8 s on a 2-core CPU): a
+TensorFlow, which is most of a short command's time (6-8 s on 2 CPU cores): a
 mistake is reported at once, as one line `seqlib VERB: error: ...`, status 2.
 """
 
@@ -34,7 +34,7 @@ PROG = "python -m seqlib"
 FIRST_LINE_WAIT_S = 0.25
 # Verbs whose work is complete and flushed when they return end the process
 # without the interpreter's teardown of TensorFlow's thousands of modules and
-# objects (2-3 s of a one-sentence translate on a 2-core AMD EPYC). Not train or
+# objects (about 2 s of a one-sentence translate on a 2-core AMD EPYC). Not train or
 # bench: they may leave TensorBoard writers and threads to finish, and run long anyway.
 ENDS_WITHOUT_TEARDOWN = ("translate", "evaluate", "export")
 
