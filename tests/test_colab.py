@@ -16,12 +16,11 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from seqlib.environment import PRESERVED  # what Colab preinstalls and the setup cell must leave alone
+
 ROOT = Path(__file__).resolve().parent.parent
 LAB = ROOT / "labs" / "solutions" / "01_data_and_teacher_forcing.ipynb"
 SIMULATED = os.environ.get("SEQLIB_SIMULATED_COLAB") == "1"
-# What Colab preinstalls and the course uses (seqlib.environment.PRESERVED, not imported
-# here so that this file imports nothing of the checkout into the test process).
-PRESERVED = ("tensorflow", "keras", "numpy", "pandas", "tensorboard", "h5py", "matplotlib")
 # A Colab kernel imports google.colab before any cell runs; this stands in for it.
 FAKE_COLAB = """\
 import sys
@@ -139,9 +138,11 @@ def test_on_colab_the_setup_cell_installs_the_course_and_changes_none_of_colabs_
     content.mkdir()
     probe = nbformat.v4.new_code_cell(
         "import json\n"
+        "from google.colab import drive\n"
         "import seqlib.data\n"
         "print(json.dumps({'seqlib': seqlib.__file__, 'corpus': str(seqlib.data.DEFAULT_CORPUS),\n"
         "                  'corpus_exists': seqlib.data.DEFAULT_CORPUS.is_file(), 'colab': 'google.colab' in sys.modules}))\n"
+        "print(json.dumps(str(course.start_lab('tiny', use_drive=True).run_dir)), json.dumps(drive.mounted))\n"
         "print(json.dumps(str(course.start_lab('tiny').run_dir)))"
     )
     # Lab 1's parameters, its setup cells (installing, then importing seqlib's text ops), the probe,
@@ -165,6 +166,10 @@ def test_on_colab_the_setup_cell_installs_the_course_and_changes_none_of_colabs_
     )
     assert found["corpus_exists"] and Path(found["corpus"]).parent == Path(found["seqlib"]).parent / "corpus", found
     assert run_dir == content.resolve() / "runs" / "lab-tiny", "an installed seqlib keeps runs in the working directory"
+    drive_line = next(line for line in lines if line.startswith('"/content/drive'))
+    assert drive_line == '"/content/drive/MyDrive/seqlib/runs/lab-tiny" ["/content/drive"]', (
+        "USE_DRIVE mounts Drive and runs there"
+    )
     assert "installing the course from" in stdout_of(notebook.cells[1])
     assert "installing tensorflow-text==" in stdout_of(notebook.cells[1])
     assert stdout_of(notebook.cells[4]) == "", "the second run of the setup cell installed something again"
