@@ -280,8 +280,8 @@ def _train_locked(run, config, data_path, time_budget, verbose, extra_callbacks,
             run.require(run.source_vocab, run.target_vocab)
             source_tokens = vocabulary.load_vocabulary(run.source_vocab)
             target_tokens = vocabulary.load_vocabulary(run.target_vocab)
-        # Absolute, so that resuming from another working directory finds it.
-        run.save_config(config, data_path.resolve())
+        # Saved relative to the run directory (or as "bundled"), so a copied run resumes.
+        run.save_config(config, data_path)
 
         source_vectorizer = vocabulary.make_vectorizer(source_tokens, ragged=True)
         target_vectorizer = vocabulary.make_vectorizer(target_tokens, ragged=True)
