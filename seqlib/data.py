@@ -16,7 +16,6 @@ import pandas as pd
 from seqlib.errors import DataError, first_line
 from seqlib.files import BUNDLED_CORPUS, write_atomically
 
-
 # The corpus that ships with seqlib (package data when installed, data/ in a checkout).
 DEFAULT_CORPUS = BUNDLED_CORPUS
 
