@@ -20,7 +20,7 @@ def gpu_run(tmp_path_factory):
     from seqlib.train import train
 
     run_dir = tmp_path_factory.mktemp("gpu_path") / "run"
-    config = PRESETS["gpu"].replace(max_pairs=300)
+    config = PRESETS["gpu"].replace(max_pairs=300)  # an epoch: at most 300 steps or one pass (2 steps here)
     _, first = train(config.replace(epochs=1), run_dir, verbose=0)
     _, resumed = train(config.replace(epochs=2), run_dir, verbose=0)
     assert keras.mixed_precision.global_policy().name == "float32", "training left its policy behind"
