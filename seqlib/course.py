@@ -6,12 +6,9 @@ when the run directory is on Google Drive (USE_DRIVE = True in each of them);
 otherwise they train their own, within the preset's time budget, and say so.
 """
 
-import math
-import time
 from pathlib import Path
 from typing import NamedTuple
 
-import keras
 import tensorflow as tf
 
 import seqlib
@@ -135,63 +132,14 @@ def training_plan(config, time_budget):
     return f"at most {epochs}, stopping after the first epoch that ends past {duration(time_budget)}"
 
 
-class EpochForecast(keras.callbacks.Callback):
-    """Says, once the first epoch is done, how many epochs the time budget leaves room for.
-
-    The first batch traces the training step, which can take longer than an epoch of
-    the tiny preset, so the pace is measured from its end on. The forecast is printed
-    when the second epoch begins, after Keras's line for the first one.
-    """
-
-    def __init__(self, time_budget=None):
-        super().__init__()
-        self.time_budget = time_budget
-
-    def on_train_begin(self, logs=None):
-        self.started = time.monotonic()
-        self.traced = None  # when the first batch ended
-        self.batches = 0  # batches of the first epoch
-        self.first_epoch = None  # (epoch number, seconds since the start, seconds an epoch) once it ends
-
-    def on_train_batch_end(self, batch, logs=None):
-        if self.first_epoch is None:
-            self.batches += 1
-            self.traced = self.traced or time.monotonic()
-
-    def on_epoch_end(self, epoch, logs=None):
-        if self.first_epoch is None:
-            now = time.monotonic()
-            elapsed = now - self.started
-            # The first epoch's pace without its first batch, scaled back to a whole epoch.
-            pace = (now - self.traced) * self.batches / (self.batches - 1) if self.batches > 1 else elapsed
-            self.first_epoch = (epoch + 1, elapsed, min(pace, elapsed))
-
-    def on_epoch_begin(self, epoch, logs=None):
-        if self.first_epoch is not None and self.first_epoch[0] == epoch:
-            print(self.forecast(*self.first_epoch, self.params["epochs"]), flush=True)
-
-    def forecast(self, number, elapsed, pace, epochs):
-        """The sentence once epoch `number` (1-based) ended `elapsed` seconds into training, at `pace` seconds an epoch."""
-        if self.time_budget is None:
-            left = epochs - number
-            return f"epoch {number} done after {duration(elapsed)}: the {left} left take about {duration(left * pace)} more"
-        # TimeBudget stops after the first epoch that ends past the budget.
-        last = min(epochs, number + math.ceil(max(self.time_budget - elapsed, 0) / pace))
-        return (
-            f"epoch {number} done after {duration(elapsed)}: at about {duration(pace)} an epoch, TIME_BUDGET "
-            f"({duration(self.time_budget)}) ends training after epoch {last} of at most {epochs}, "
-            f"about {duration(elapsed + (last - number) * pace)} after it started"
-        )
-
-
 def train_lab(config, run_dir, time_budget):
-    """seqlib.train.train with what a lab adds: the plan said first, the forecast after an epoch.
+    """seqlib.train.train with the plan said first (with a budget, train says after the first epoch when it will stop).
 
     Returns:
         (keras.Model, keras History or None when the run was already complete).
     """
     print(f"training preset {config.name!r} into {run_dir}: {training_plan(config, time_budget)}", flush=True)
-    return train(config, run_dir, time_budget=time_budget, verbose=2, extra_callbacks=[EpochForecast(time_budget)])
+    return train(config, run_dir, time_budget=time_budget, verbose=2)
 
 
 def no_model_message(run_dir, config, time_budget):

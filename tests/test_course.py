@@ -129,37 +129,6 @@ def test_outside_colab_the_missing_model_message_points_at_lab_3(tmp_path):
     )
 
 
-def test_the_forecast_speaks_once_after_the_first_epoch_at_the_pace_after_tracing(monkeypatch, capsys):
-    # The fit starts at 1000 s; the first of 5 batches (tracing) ends at 1060, the epoch at 1100.
-    clock = iter([1000.0, 1060.0, 1100.0])
-    monkeypatch.setattr(course.time, "monotonic", lambda: next(clock))
-    forecast = course.EpochForecast(time_budget=600)
-    forecast.set_params({"epochs": 15, "verbose": 2, "steps": None})
-    forecast.on_train_begin()
-    forecast.on_epoch_begin(0)
-    for batch in range(5):
-        forecast.on_train_batch_end(batch)
-    forecast.on_epoch_end(0)
-    assert capsys.readouterr().out == ""  # Keras prints the epoch's line after the callbacks
-    forecast.on_epoch_begin(1)
-    forecast.on_train_batch_end(0)
-    forecast.on_epoch_end(1)
-    forecast.on_epoch_begin(2)
-    # 40 s for 4 of 5 batches: 50 s an epoch; (600 - 100) / 50 = 10 more epochs.
-    assert capsys.readouterr().out == (
-        "epoch 1 done after 100 s: at about 50 s an epoch, TIME_BUDGET (10 minutes) ends training after epoch 11 "
-        "of at most 15, about 10 minutes after it started\n"
-    )
-
-
-def test_the_forecast_of_a_resumed_run_a_short_budget_and_no_budget():
-    # Resumed after 3 epochs: epoch 4 is this session's first.
-    assert "ends training after epoch 9 of at most 15" in course.EpochForecast(600).forecast(4, 100, 100, 15)
-    assert "ends training after epoch 15 of at most 15" in course.EpochForecast(6000).forecast(1, 100, 100, 15)
-    assert course.EpochForecast(None).forecast(1, 30, 10, 3) == "epoch 1 done after 30 s: the 2 left take about 20 s more"
-
-
-@pytest.fixture
 def versions(monkeypatch):
     """The environment's installed distributions, as a dict the test fills in."""
     installed = {}
