@@ -7,6 +7,9 @@ import os
 import pytest
 from conftest import one_line_error, run_seqlib
 
+# One worker runs this module, so its module-scoped cli_run fixture is made once.
+pytestmark = pytest.mark.xdist_group("cli_run")
+
 
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory):

@@ -9,6 +9,9 @@ import tensorflow as tf
 from seqlib.config import PRESETS
 from seqlib.rundir import RunDir
 
+# One worker runs this module, so its module-scoped gpu_run fixture is made once.
+pytestmark = pytest.mark.xdist_group("gpu_run")
+
 SENTENCES = ["I am cold.", "Go.", "Who are you?"]
 
 
