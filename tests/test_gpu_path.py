@@ -10,7 +10,7 @@ from seqlib.config import PRESETS
 from seqlib.rundir import RunDir
 
 # One worker runs this module, so its module-scoped gpu_run fixture is made once.
-pytestmark = pytest.mark.xdist_group("gpu_run")
+pytestmark = [pytest.mark.xdist_group("gpu_run"), pytest.mark.core]
 
 SENTENCES = ["I am cold.", "Go.", "Who are you?"]
 

@@ -193,6 +193,7 @@ def test_the_repository_is_one_constant_stamped_by_the_build(monkeypatch):
 
 
 # One worker runs the solutions in order: lab 3 trains into lab_run_dir, labs 4 and 5 reuse it.
+@pytest.mark.core
 @pytest.mark.xdist_group("lab_run")
 @pytest.mark.parametrize("path", SOLUTIONS, ids=[path.stem for path in SOLUTIONS])
 def test_solution_notebook_runs_top_to_bottom_on_tiny(path, lab_run_dir):

@@ -13,6 +13,7 @@ from seqlib.errors import SeqlibError
 from seqlib.rundir import BUNDLED, RunDir
 
 
+@pytest.mark.core
 def test_a_copied_run_resumes_translates_evaluates_and_exports_in_its_new_folder(tiny_run, tmp_path):
     from seqlib.evaluate import evaluate_run
     from seqlib.export import export
