@@ -20,9 +20,14 @@ Both kinds of notebook are stored without outputs: building also strips the
 solutions' outputs, execution counts and editor metadata in place, and
 `--check` fails while a solution still has them.
 
+The setup cell is the same in every lab and has one source, labs/setup_cell.py:
+building copies it into each notebook's first cell tagged `setup`, and `--check`
+fails while a notebook's copy differs.
+
 Colab links are formed from one constant, REPOSITORY below: building points
-each notebook's "Open in Colab" badge at that notebook and its install cell's
-`git clone` at the repository, and rewrites the Colab links in labs/README.md.
+each notebook's "Open in Colab" badge at that notebook and the setup cell's
+default course source (`git+https://github.com/…`) at the repository, and
+rewrites the Colab links in labs/README.md.
 """
 
 import argparse
@@ -37,10 +42,11 @@ import nbformat
 
 LABS = Path(__file__).resolve().parent
 SOLUTIONS = LABS / "solutions"
+SETUP_CELL = LABS / "setup_cell.py"
 
 # The GitHub repository that hosts the course, "account/name". OWNER is a placeholder:
 # set it when publishing the course, then run `python labs/build.py`, which stamps it into
-# every notebook's Colab badge and clone URL and into the links of labs/README.md.
+# every notebook's Colab badge, into the setup cell's default source and into the links of labs/README.md.
 REPOSITORY = "OWNER/seqlib"
 BRANCH = "main"  # the branch Colab opens the notebooks from
 
@@ -49,7 +55,8 @@ _BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 _BADGE = re.compile(r"\[!\[Open In Colab\]\(" + re.escape(_BADGE_IMAGE) + r"\)\]\([^)\s]*\)")
 # A Colab link to a notebook of this repository, whatever repository and branch it names now.
 _COLAB_LINK = re.compile(re.escape(_COLAB) + r"[\w.-]+/[\w.-]+/blob/[\w.-]+/(?P<path>[\w./-]+?\.ipynb)")
-_CLONE = re.compile(r"(?P<command>git clone\b[^\n]*?)https://github\.com/[\w.-]+/[\w.-]+?(?:\.git)?(?=[\s\"']|$)", re.MULTILINE)
+# The setup cell's default course source: pip's git URL of the repository.
+_SOURCE = re.compile(r"git\+https://github\.com/[\w.-]+/[\w.-]+?(?:\.git)?(?=[\s\"'@#]|$)", re.MULTILINE)
 _MARKER = re.compile(r"^(?P<indent>[ \t]*)### (?P<kind>BEGIN|END) (?P<region>SOLUTION|ANSWER)\b:?\s*(?P<hint>.*?)\s*$")
 _LINE_LENGTH = 130  # pyproject.toml's ruff line-length
 # Notebook metadata worth keeping: how to run it, and Colab's GPU request.
@@ -157,25 +164,40 @@ def colab_url(path):
     return f"{_COLAB}{REPOSITORY}/blob/{BRANCH}/{path}"
 
 
-def stamp(notebook, path, name="notebook"):
-    """Points the notebook's Colab badge at `path` and its install cell's `git clone` at REPOSITORY (in place).
+def stamp_setup_cell(text):
+    """labs/setup_cell.py with its default course source formed from REPOSITORY."""
+    text, count = _SOURCE.subn(lambda match: f"git+https://github.com/{REPOSITORY}", text)
+    if not count:
+        raise BuildError(f"{SETUP_CELL.name}: no default course source `git+https://github.com/…`")
+    return text
+
+
+def setup_cell_source():
+    """The setup cell every notebook holds: labs/setup_cell.py, stamped (a cell has no final newline)."""
+    return stamp_setup_cell(SETUP_CELL.read_text(encoding="utf-8")).rstrip("\n")
+
+
+def setup_cell_of(notebook):
+    """The notebook's first code cell tagged `setup` (the one labs/setup_cell.py fills), or None."""
+    return next((cell for cell in notebook.cells if cell.cell_type == "code" and "setup" in cell.metadata.get("tags", [])), None)
+
+
+def stamp(notebook, path, name="notebook", setup_source=None):
+    """Points the notebook's Colab badge at `path` and fills its setup cell from labs/setup_cell.py (in place).
 
     Returns:
         the notebook. Raises BuildError when it has no badge in its first
-        markdown cell or no `git clone https://github.com/…` in a code cell.
+        markdown cell or no code cell tagged `setup`.
     """
     first_markdown = next((cell for cell in notebook.cells if cell.cell_type == "markdown"), None)
     if first_markdown is None or not _BADGE.search(first_markdown.source):
         raise BuildError(f"{name}: the first markdown cell needs an Open In Colab badge, [![Open In Colab]({_BADGE_IMAGE})](…)")
     badge = f"[![Open In Colab]({_BADGE_IMAGE})]({colab_url(path)})"
     first_markdown.source = _BADGE.sub(lambda match: badge, first_markdown.source)
-    clones = 0
-    for cell in notebook.cells:
-        if cell.cell_type == "code":
-            cell.source, count = _CLONE.subn(lambda match: f"{match['command']}https://github.com/{REPOSITORY}", cell.source)
-            clones += count
-    if not clones:
-        raise BuildError(f"{name}: no `git clone https://github.com/…` in a code cell (the Colab install cell)")
+    setup = setup_cell_of(notebook)
+    if setup is None:
+        raise BuildError(f"{name}: no code cell tagged `setup` to hold {SETUP_CELL.name}")
+    setup.source = setup_source if setup_source is not None else setup_cell_source()
     return notebook
 
 
@@ -193,17 +215,40 @@ def text_of(notebook):
 def planned_files():
     """{path: expected text} for every solution (cleaned) and exercise notebook, and labs/README.md."""
     planned = {}
+    setup_source = setup_cell_source()
     for solution_path in sorted(SOLUTIONS.glob("[0-9][0-9]_*.ipynb")):
         name = solution_path.name
-        solution = stamp(clean(nbformat.read(solution_path, as_version=4)), f"labs/solutions/{name}", f"solutions/{name}")
+        solution = stamp(
+            clean(nbformat.read(solution_path, as_version=4)), f"labs/solutions/{name}", f"solutions/{name}", setup_source
+        )
         planned[solution_path] = text_of(solution)
-        planned[LABS / name] = text_of(stamp(exercise_of(solution, name), f"labs/{name}", name))
+        planned[LABS / name] = text_of(stamp(exercise_of(solution, name), f"labs/{name}", name, setup_source))
     if not planned:
         raise BuildError(f"{SOLUTIONS}: no solution notebooks (NN_topic.ipynb)")
+    planned[SETUP_CELL] = setup_source + "\n"
     readme = LABS / "README.md"
     if readme.is_file():
         planned[readme] = stamp_readme(readme.read_text(encoding="utf-8"))
     return planned
+
+
+def _problem(path, expected):
+    """Why a file differs from what the build would write, for --check."""
+    if path == SETUP_CELL:
+        return f"names a course source other than git+https://github.com/{REPOSITORY}"
+    if path.suffix == ".md":
+        return f"has Colab links not formed from REPOSITORY = {REPOSITORY!r}"
+    if not path.is_file():
+        return "is missing"
+    try:
+        setup = setup_cell_of(nbformat.read(path, as_version=4))
+    except Exception:  # an unreadable notebook is simply out of date
+        setup = None
+    if setup is None or setup.source != setup_cell_of(nbformat.reads(expected, as_version=4)).source:
+        return f"has a setup cell that differs from {SETUP_CELL.relative_to(LABS.parent)}"
+    if path.parent == SOLUTIONS:
+        return "has outputs, editor metadata or a Colab link not formed from REPOSITORY"
+    return "is out of date"
 
 
 def main(argv=None):
@@ -219,13 +264,7 @@ def main(argv=None):
     orphans = sorted(set(LABS.glob("[0-9][0-9]_*.ipynb")) - set(planned))
     if args.check:
         for path in stale:
-            if path.suffix == ".md":
-                problem = f"has Colab links not formed from REPOSITORY = {REPOSITORY!r}"
-            elif path.parent == SOLUTIONS:
-                problem = "has outputs, editor metadata or a Colab link not formed from REPOSITORY"
-            else:
-                problem = "is missing or out of date"
-            print(f"{path.relative_to(LABS.parent)} {problem}", file=sys.stderr)
+            print(f"{path.relative_to(LABS.parent)} {_problem(path, planned[path])}", file=sys.stderr)
         for path in orphans:
             print(f"{path.relative_to(LABS.parent)} has no solution notebook in labs/solutions/", file=sys.stderr)
         if stale or orphans:

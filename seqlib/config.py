@@ -25,7 +25,7 @@ class TrainConfig:
     batch_size: int = 128  # pairs a step
     learning_rate: float = 2e-3  # Adam
     epochs: int = 20  # upper bound; --time-budget usually ends cpu runs first
-    steps_per_epoch: int | None = None  # None = one pass over the training pairs
+    steps_per_epoch: int | None = None  # at most this many steps an epoch; None = one pass over the training pairs
     mixed_precision: bool = False  # float16 compute on GPU
     jit_compile: bool = False  # XLA for the training step
 
@@ -77,7 +77,9 @@ PRESETS = {
         epochs=40,
         steps_per_epoch=300,
     ),
-    # The full corpus on a Colab T4/L4/A100 in minutes.
+    # The full corpus on a Colab T4/L4/A100. An "epoch" is 300 steps (about half the
+    # corpus) so checkpoints and --time-budget stay fine-grained; 30 of them are about
+    # 15 passes over the corpus, the old cap. Not yet measured on a GPU: see bench/gpu_check.sh.
     "gpu": TrainConfig(
         name="gpu",
         embedding_dim=512,
@@ -86,7 +88,8 @@ PRESETS = {
         target_vocab_size=24000,
         batch_size=256,
         learning_rate=1e-3,
-        epochs=15,
+        epochs=30,
+        steps_per_epoch=300,
         dropout_rate=0.3,
         mixed_precision=True,
     ),

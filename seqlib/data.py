@@ -14,19 +14,10 @@ from pathlib import Path
 import pandas as pd
 
 from seqlib.errors import DataError, first_line
-from seqlib.rundir import write_atomically
+from seqlib.files import BUNDLED_CORPUS, write_atomically
 
-
-
-def _bundled_corpus():
-    """The corpus that ships with seqlib: package data in an installed seqlib
-    (`pip install .` copies data/ to seqlib/corpus/), data/ beside a checkout."""
-    package = Path(__file__).resolve().parent
-    installed = package / "corpus" / "fra.txt.gz"
-    return installed if installed.is_file() else package.parent / "data" / "fra.txt.gz"
-
-
-DEFAULT_CORPUS = _bundled_corpus()
+# The corpus that ships with seqlib (package data when installed, data/ in a checkout).
+DEFAULT_CORPUS = BUNDLED_CORPUS
 
 
 def read_pairs(path=DEFAULT_CORPUS, max_pairs=None):

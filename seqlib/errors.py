@@ -13,6 +13,15 @@ class RunDirError(SeqlibError):
     """A run directory is missing, incomplete or from an incompatible seqlib."""
 
 
+class LabError(SeqlibError):
+    """The labs cannot go on here (a missing package, a bad lab parameter); the message says what to do."""
+
+    def _render_traceback_(self):
+        # IPython shows these lines instead of a traceback: in a notebook the
+        # sentence is the whole story, and a traceback would bury it.
+        return [f"{type(self).__name__}: {self}"]
+
+
 def first_line(error):
     """The first non-empty line of an underlying error's message.
 

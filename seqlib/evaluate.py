@@ -10,7 +10,8 @@ import sacrebleu
 
 from seqlib import data
 from seqlib.errors import SeqlibError
-from seqlib.rundir import RunDir, load_translator, write_atomically
+from seqlib.files import write_atomically
+from seqlib.rundir import RunDir, load_translator
 from seqlib.serving import translate_sentences
 from seqlib.text import APOSTROPHE_VARIANTS
 

@@ -1,7 +1,7 @@
 """The run directory: everything a training run makes, and all that serving needs.
 
 RUN_DIR/
-  config.json          seqlib format version, TrainConfig, data file
+  config.json          seqlib format version, TrainConfig, corpus ("bundled" or relative to RUN_DIR)
   source_vocab.txt     English tokens, one a line (ids from 2 on)
   target_vocab.txt     French tokens, [START] and [END] first
   test.tsv             the held-out test pairs (English<TAB>French)
@@ -18,8 +18,13 @@ from pathlib import Path
 
 from seqlib.config import TrainConfig
 from seqlib.errors import RunDirError, first_line
+from seqlib.files import BUNDLED_CORPUS, write_atomically
 
-FORMAT_VERSION = 1
+# Format 2 names the corpus relative to the run directory (or "bundled"); format 1
+# stored an absolute path, which is still read.
+FORMAT_VERSION = 2
+READABLE_FORMATS = (1, 2)
+BUNDLED = "bundled"
 _CHECKPOINT = re.compile(r"epoch-(\d{4})\.weights\.h5$")
 
 
@@ -39,13 +44,30 @@ class RunDir:
         self.evaluations = self.path / "evaluations"
 
     def save_config(self, config, data_path):
+        """Writes config.json. The corpus is named so that the run can move: "bundled"
+        for seqlib's own corpus (wherever this seqlib is installed), otherwise a path
+        relative to the run directory."""
         write_atomically(
             self.config_file,
-            json.dumps({"format_version": FORMAT_VERSION, "data": str(data_path), "config": config.to_dict()}, indent=2),
+            json.dumps(
+                {"format_version": FORMAT_VERSION, "data": self._portable_data_path(data_path), "config": config.to_dict()},
+                indent=2,
+            ),
         )
 
+    def _portable_data_path(self, data_path):
+        data_path = Path(data_path).resolve()
+        if data_path == BUNDLED_CORPUS.resolve():
+            return BUNDLED
+        return Path(os.path.relpath(data_path, self.path.resolve())).as_posix()
+
     def load_config(self):
-        """Returns (TrainConfig, data path); clear errors for missing or damaged runs."""
+        """Returns (TrainConfig, data path or None); clear errors for missing or damaged runs.
+
+        The data path is where the corpus is now: the bundled corpus, or the saved
+        relative path joined to this run directory. None where config.json names no
+        corpus, or an absolute path (format 1) that is not there any more.
+        """
         if self.path.exists() and not self.path.is_dir():
             raise RunDirError(f"{self.path}: is a file, not a run directory")
         if not self.path.is_dir():
@@ -57,14 +79,28 @@ class RunDir:
         try:
             saved = json.loads(self.config_file.read_text(encoding="utf-8"))
             version = saved.get("format_version")
-            if version != FORMAT_VERSION:
+            if version not in READABLE_FORMATS:
                 raise RunDirError(
                     f"{self.config_file}: written by a seqlib with run format {version}, this seqlib reads "
                     f"format {FORMAT_VERSION}; retrain the run with this version"
                 )
-            return TrainConfig.from_dict(saved["config"]), saved.get("data")
+            return TrainConfig.from_dict(saved["config"]), self._data_path_now(saved.get("data"))
         except (ValueError, KeyError, TypeError, AttributeError) as error:
             raise RunDirError(f"{self.config_file}: damaged config ({error}); retrain the run") from None
+
+    def _data_path_now(self, saved):
+        if saved is None:
+            return None
+        if saved == BUNDLED:
+            return BUNDLED_CORPUS
+        path = Path(saved)
+        if path.is_absolute():
+            # Format 1 stored absolute paths; the bundled corpus of another checkout or
+            # machine is this seqlib's bundled corpus.
+            if not path.is_file() and path.name == BUNDLED_CORPUS.name and path.parent.name in ("data", "corpus"):
+                return BUNDLED_CORPUS
+            return path
+        return self.path / path
 
     def check_trained(self):
         """Returns the run's TrainConfig, once the files serving needs are there.
@@ -93,13 +129,6 @@ class RunDir:
 
     def checkpoint_path(self, epoch):
         return self.checkpoints / f"epoch-{epoch:04d}.weights.h5"
-
-
-def write_atomically(path, text):
-    """Writes a text file so that readers see the old or the new file, never half."""
-    temporary = Path(str(path) + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
 
 
 def load_training_model(path):

@@ -2,6 +2,7 @@
 
 import contextlib
 import fcntl
+import math
 import os
 import random
 import shutil
@@ -137,18 +138,29 @@ class Throughput(keras.callbacks.Callback):
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stops training cleanly after the epoch that crosses the budget."""
+    """Stops training cleanly after the epoch that crosses the budget, and says
+    after the first epoch when that will be (the learner's "how long do I wait")."""
 
-    def __init__(self, seconds):
+    def __init__(self, seconds, last_epoch):
         super().__init__()
         self.seconds = seconds
+        self.last_epoch = last_epoch
         self.started = time.monotonic()
+        self.announced = False
 
     def on_epoch_end(self, epoch, logs=None):
         elapsed = time.monotonic() - self.started
         if elapsed >= self.seconds:
             say(f"time budget of {self.seconds:g} s reached after epoch {epoch + 1} ({elapsed:.0f} s); stopping")
             self.model.stop_training = True
+        elif not self.announced:
+            # The epoch that crosses the budget is the last; it runs to its end.
+            epochs = min(math.ceil(self.seconds / elapsed), self.last_epoch - epoch)
+            say(
+                f"epoch {epoch + 1} took {elapsed:.0f} s: expect to stop after epoch {epoch + epochs} "
+                f"(about {elapsed * epochs / 60:.0f} minutes in all)"
+            )
+        self.announced = True
 
 
 def monitor_for(model, config, validation, source_tokens, target_tokens, run, sample_size=200):
@@ -280,8 +292,8 @@ def _train_locked(run, config, data_path, time_budget, verbose, extra_callbacks,
             run.require(run.source_vocab, run.target_vocab)
             source_tokens = vocabulary.load_vocabulary(run.source_vocab)
             target_tokens = vocabulary.load_vocabulary(run.target_vocab)
-        # Absolute, so that resuming from another working directory finds it.
-        run.save_config(config, data_path.resolve())
+        # Saved relative to the run directory (or as "bundled"), so a copied run resumes.
+        run.save_config(config, data_path)
 
         source_vectorizer = vocabulary.make_vectorizer(source_tokens, ragged=True)
         target_vectorizer = vocabulary.make_vectorizer(target_tokens, ragged=True)
@@ -300,12 +312,22 @@ def _train_locked(run, config, data_path, time_budget, verbose, extra_callbacks,
             )
 
         repeat = config.steps_per_epoch is not None
+        steps_per_epoch = config.steps_per_epoch
+        if repeat:
+            # An epoch is steps_per_epoch steps or one pass, whichever is fewer, so that a
+            # small --max-pairs does not repeat its few pairs hundreds of times an epoch.
+            one_pass = math.ceil(len(splits.train) / (config.batch_size * strategy.num_replicas_in_sync))
+            steps_per_epoch = min(steps_per_epoch, one_pass)
         # A resumed run shuffles afresh: the same seed would replay epoch 1's batches.
         train_data = dataset(splits.train, config.seed + completed, repeat)
         validation_data = dataset(splits.validation, None, False)
 
         previous_policy = keras.mixed_precision.global_policy()
-        if config.mixed_precision and tf.config.list_physical_devices("GPU"):
+        if config.mixed_precision:
+            # The same policy with or without a GPU, so the gpu preset's code path runs
+            # (and is tested) on any machine; float16 is emulated on a CPU, hence slow.
+            if not tf.config.list_physical_devices("GPU"):
+                say(f"note: preset {config.name!r} computes in mixed float16 for a GPU; without one it trains slowly here")
             keras.mixed_precision.set_global_policy("mixed_float16")
         try:
             with strategy.scope():
@@ -330,12 +352,12 @@ def _train_locked(run, config, data_path, time_budget, verbose, extra_callbacks,
             keras.callbacks.TensorBoard(log_dir=str(run.logs), update_freq="epoch", write_graph=True),
         ]
         if time_budget is not None:
-            callbacks.append(TimeBudget(time_budget))
+            callbacks.append(TimeBudget(time_budget, last_epoch=config.epochs))
         history = model.fit(
             train_data,
             epochs=config.epochs,
             initial_epoch=completed,
-            steps_per_epoch=config.steps_per_epoch,
+            steps_per_epoch=steps_per_epoch,
             validation_data=validation_data,
             callbacks=callbacks,
             verbose=verbose,

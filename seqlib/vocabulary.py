@@ -10,7 +10,7 @@ import collections
 import keras
 import tensorflow as tf
 
-from seqlib.rundir import write_atomically
+from seqlib.files import write_atomically
 from seqlib.text import END_TOKEN, START_TOKEN, standardize
 
 PAD_ID = 0

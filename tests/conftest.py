@@ -63,14 +63,28 @@ def one_line_error(done):
     return lines[0]
 
 
+def shared_folder(tmp_path_factory):
+    """A folder all pytest-xdist workers of this session see (the session's own without xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    """A tiny model trained once for the whole test session (about 15 s)."""
+    """A tiny model trained once for the whole test session (about 15 s), by the first
+    worker that needs it; the other workers wait for it on a lock and reuse it."""
+    import fcntl
+
     from seqlib.config import PRESETS
     from seqlib.train import train
 
-    run_dir = tmp_path_factory.mktemp("tiny_run")
-    train(PRESETS["tiny"].replace(epochs=2), run_dir, verbose=0)
+    folder = shared_folder(tmp_path_factory)
+    run_dir, done = folder / "tiny_run", folder / "tiny_run.done"
+    with open(folder / "tiny_run.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            train(PRESETS["tiny"].replace(epochs=2), run_dir, verbose=0)
+            done.touch()
     return run_dir
 
 

@@ -12,6 +12,9 @@ import time
 import pytest
 from conftest import ROOT, one_line_error, run_main_without_tensorflow, run_seqlib
 
+# One worker runs this module, so its module-scoped cli_run fixture is made once.
+pytestmark = pytest.mark.xdist_group("cli_run")
+
 
 @pytest.fixture(scope="module")
 def cli_run(tmp_path_factory):

@@ -92,14 +92,46 @@ def test_build_check_fails_on_a_stale_exercise(tmp_path, monkeypatch):
 
     (tmp_path / "solutions").mkdir()
     (tmp_path / "solutions" / SOLUTIONS[0].name).write_text(SOLUTIONS[0].read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "setup_cell.py").write_text((LABS / "setup_cell.py").read_text(encoding="utf-8"), encoding="utf-8")
     monkeypatch.setattr(build, "LABS", tmp_path)
     monkeypatch.setattr(build, "SOLUTIONS", tmp_path / "solutions")
+    monkeypatch.setattr(build, "SETUP_CELL", tmp_path / "setup_cell.py")
     assert build.main(["--check"]) == 1  # the exercise notebook is missing
     assert build.main([]) == 0
     assert build.main(["--check"]) == 0
     stale = tmp_path / SOLUTIONS[0].name
     stale.write_text(stale.read_text(encoding="utf-8").replace("TODO", "DONE"), encoding="utf-8")
     assert build.main(["--check"]) == 1
+
+
+def test_build_check_fails_while_a_setup_cell_differs_from_its_source(tmp_path, monkeypatch, capsys):
+    build = load_build()
+    (tmp_path / "solutions").mkdir()
+    solution = tmp_path / "solutions" / SOLUTIONS[0].name
+    solution.write_text(SOLUTIONS[0].read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "setup_cell.py").write_text((LABS / "setup_cell.py").read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.setattr(build, "LABS", tmp_path)
+    monkeypatch.setattr(build, "SOLUTIONS", tmp_path / "solutions")
+    monkeypatch.setattr(build, "SETUP_CELL", tmp_path / "setup_cell.py")
+    assert build.main([]) == 0
+    # A hand edit of one notebook's copy: --check names the cell's one source.
+    notebook = nbformat.read(solution, as_version=4)
+    build.setup_cell_of(notebook).source += "\nprint('edited here')"
+    nbformat.write(notebook, solution)
+    capsys.readouterr()
+    assert build.main(["--check"]) == 1
+    assert re.search(
+        r"01_data_and_teacher_forcing\.ipynb has a setup cell that differs from \S*setup_cell\.py", capsys.readouterr().err
+    )
+    # An edit of the source: every notebook is stale until rebuilt, which copies it everywhere.
+    assert build.main([]) == 0
+    (tmp_path / "setup_cell.py").write_text(
+        (LABS / "setup_cell.py").read_text(encoding="utf-8") + "# one more line\n", encoding="utf-8"
+    )
+    assert build.main(["--check"]) == 1
+    assert build.main([]) == 0
+    for path in (solution, tmp_path / SOLUTIONS[0].name):
+        assert build.setup_cell_of(nbformat.read(path, as_version=4)).source.endswith("# one more line"), path
 
 
 def test_build_rejects_unclosed_regions():
@@ -133,13 +165,15 @@ def test_the_readme_has_a_colab_link_per_lab_to_notebooks_that_exist():
 @pytest.mark.parametrize(
     "path", [*SOLUTIONS, *(LABS / path.name for path in SOLUTIONS)], ids=lambda path: str(path.relative_to(LABS))
 )
-def test_each_notebook_opens_itself_in_colab_and_clones_the_repository(path):
+def test_each_notebook_opens_itself_in_colab_and_installs_from_the_repository(path):
     build = load_build()
     notebook = nbformat.read(path, as_version=4)
     first_markdown = next(cell for cell in notebook.cells if cell.cell_type == "markdown")
     assert [link["url"] for link in COLAB_LINK.finditer(first_markdown.source)] == [build.colab_url(str(path.relative_to(ROOT)))]
-    setup = "\n".join(cell.source for cell in notebook.cells if "setup" in tags(cell))
-    assert f"git clone --quiet --depth 1 https://github.com/{build.REPOSITORY} /content/seqlib" in setup
+    setup = build.setup_cell_of(notebook)
+    assert setup is notebook.cells[2], "the setup cell comes right after the parameters"
+    assert setup.source == (LABS / "setup_cell.py").read_text(encoding="utf-8").rstrip("\n")
+    assert f'"git+https://github.com/{build.REPOSITORY}"' in setup.source
 
 
 def test_the_repository_is_one_constant_stamped_by_the_build(monkeypatch):
@@ -149,14 +183,18 @@ def test_the_repository_is_one_constant_stamped_by_the_build(monkeypatch):
     assert published[LABS / "README.md"] == (LABS / "README.md").read_text(encoding="utf-8")
     monkeypatch.setattr(build, "REPOSITORY", "someone/course")
     for path, text in build.planned_files().items():
-        assert f"https://colab.research.google.com/github/someone/course/blob/{build.BRANCH}/labs/" in text, path
-        if path.suffix == ".ipynb":
-            assert "https://github.com/someone/course /content/seqlib" in text, path
+        if path.suffix != ".py":
+            assert f"https://colab.research.google.com/github/someone/course/blob/{build.BRANCH}/labs/" in text, path
+        if path.suffix != ".md":
+            assert "git+https://github.com/someone/course" in text, path
         assert original not in text, f"{path} still names {original}"
         # The stamped links are the only places that name the repository.
         assert text.replace("someone/course", original) == published[path], path
 
 
+# One worker runs the solutions in order: lab 3 trains into lab_run_dir, labs 4 and 5 reuse it.
+@pytest.mark.core
+@pytest.mark.xdist_group("lab_run")
 @pytest.mark.parametrize("path", SOLUTIONS, ids=[path.stem for path in SOLUTIONS])
 def test_solution_notebook_runs_top_to_bottom_on_tiny(path, lab_run_dir):
     notebook = nbformat.read(path, as_version=4)

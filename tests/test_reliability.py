@@ -15,6 +15,9 @@ from conftest import ROOT, one_line_error, run_seqlib
 from seqlib.errors import SeqlibError
 from seqlib.rundir import RunDir
 
+# One worker runs this module, so its module-scoped finished_run fixture is made once.
+pytestmark = pytest.mark.xdist_group("finished_run")
+
 TRAIN = ["train", "--config", "tiny", "--max-pairs", "1500"]
 
 

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from seqlib.export import export
@@ -48,6 +49,7 @@ def test_an_empty_batch_gives_empty_outputs(tiny_translator):
     assert sampled["translation"].shape == (0,)
 
 
+@pytest.mark.core
 def test_beam_one_equals_greedy_on_the_model(tiny_translator):
     greedy = [h[0][0] for h in translate_sentences(tiny_translator, SENTENCES)]
     beam = [h[0][0] for h in translate_sentences(tiny_translator, SENTENCES, beam_width=1, alpha=0.0)]
@@ -61,6 +63,7 @@ def test_attention_weights_for_plotting(tiny_translator):
     np.testing.assert_allclose(attention.sum(axis=-1), 1.0, atol=1e-4)
 
 
+@pytest.mark.core
 def test_export_runs_without_seqlib_and_matches(tiny_run, tiny_translator, tmp_path):
     exported = export(tiny_run, tmp_path / "export")
     expected_greedy = [h[0][0] for h in translate_sentences(tiny_translator, SENTENCES)]
