@@ -39,6 +39,7 @@ def test_every_option_of_every_verb_has_help_text():
             assert action.help and action.help != argparse.SUPPRESS, f"{verb} {action.option_strings or action.dest}"
 
 
+@pytest.mark.core
 def test_train_then_translate_from_stdin_keeps_lines_aligned(cli_run):
     done = run_seqlib("translate", "--model", cli_run, input=b"Go.\n\nI am cold.\n   \nWho?\n")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
@@ -49,6 +50,7 @@ def test_train_then_translate_from_stdin_keeps_lines_aligned(cli_run):
     assert all(lines[i].strip() for i in (0, 2, 4)), lines
 
 
+@pytest.mark.core
 def test_translate_arguments_and_n_best(cli_run):
     done = run_seqlib("translate", "--model", cli_run, "--beam", "3", "--n-best", "2", "Go.", "Hi.")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
@@ -90,6 +92,7 @@ def test_resuming_says_which_new_settings_it_ignores(cli_run):
     assert done.returncode == 0 and b"ignoring" not in done.stderr, done.stderr.decode()[-2000:]
 
 
+@pytest.mark.core
 def test_train_resumes_from_the_last_epoch(cli_run):
     done = run_seqlib("train", "--config", "tiny", "--out", cli_run, "--epochs", "2", "--max-pairs", "2000")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
@@ -254,6 +257,7 @@ def test_translate_into_head_ends_with_status_141(cli_run, tmp_path):
     assert done.stderr.decode().strip() == "141"
 
 
+@pytest.mark.core
 def test_evaluate_json(cli_run):
     done = run_seqlib("evaluate", "--model", cli_run, "--json", "--limit", "20")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
