@@ -105,7 +105,9 @@ def test_the_training_plan_names_the_epoch_cap_and_the_budget():
     assert course.training_plan(PRESETS["cpu"], 1200) == (
         "at most 40 epochs of 300 steps, stopping after the first epoch that ends past 20 minutes"
     )
-    assert course.training_plan(PRESETS["gpu"], 45) == "at most 15 epochs, stopping after the first epoch that ends past 45 s"
+    assert course.training_plan(PRESETS["gpu"], 45) == (
+        "at most 30 epochs of 300 steps, stopping after the first epoch that ends past 45 s"
+    )
 
 
 def test_labs_4_and_5_say_in_one_sentence_why_they_train_a_model_and_for_how_long(colab):
@@ -114,7 +116,7 @@ def test_labs_4_and_5_say_in_one_sentence_why_they_train_a_model_and_for_how_lon
     assert message == (
         "No model from lab 3 here: each Colab notebook runs on its own machine, so set USE_DRIVE = True in lab 3 "
         "and here to share it through Google Drive; training one now "
-        "(at most 15 epochs, stopping after the first epoch that ends past 10 minutes)."
+        "(at most 30 epochs of 300 steps, stopping after the first epoch that ends past 10 minutes)."
     )
     on_drive = course.no_model_message(Path("/content/drive/MyDrive/seqlib/runs/lab-gpu"), gpu, 600)
     assert on_drive.startswith("No model from lab 3 in /content/drive/MyDrive/seqlib/runs/lab-gpu on your Drive: run lab 3 with")
@@ -129,6 +131,7 @@ def test_outside_colab_the_missing_model_message_points_at_lab_3(tmp_path):
     )
 
 
+@pytest.fixture
 def versions(monkeypatch):
     """The environment's installed distributions, as a dict the test fills in."""
     installed = {}
