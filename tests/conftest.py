@@ -69,23 +69,40 @@ def shared_folder(tmp_path_factory):
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
-@pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory):
-    """A tiny model trained once for the whole test session (about 15 s), by the first
-    worker that needs it; the other workers wait for it on a lock and reuse it."""
+def shared_run(tmp_path_factory, name, train):
+    """A run directory made once a test session, by the first pytest-xdist worker that
+    needs it; the other workers wait for it on a lock and reuse it. Tests only read
+    it: one that changes a run works on a copy (shutil.copytree)."""
     import fcntl
 
+    folder = shared_folder(tmp_path_factory)
+    run_dir, done = folder / name, folder / f"{name}.done"
+    with open(folder / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            train(run_dir)
+            done.touch()
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A tiny model trained in-process for the whole test session (about 15 s)."""
     from seqlib.config import PRESETS
     from seqlib.train import train
 
-    folder = shared_folder(tmp_path_factory)
-    run_dir, done = folder / "tiny_run", folder / "tiny_run.done"
-    with open(folder / "tiny_run.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not done.exists():
-            train(PRESETS["tiny"].replace(epochs=2), run_dir, verbose=0)
-            done.touch()
-    return run_dir
+    return shared_run(tmp_path_factory, "tiny_run", lambda run_dir: train(PRESETS["tiny"].replace(epochs=2), run_dir, verbose=0))
+
+
+@pytest.fixture(scope="session")
+def cli_run(tmp_path_factory):
+    """A tiny model trained once a session by the command line, as a user would (1 epoch of 2,000 pairs)."""
+
+    def train_by_the_command_line(run_dir):
+        done = run_seqlib("train", "--config", "tiny", "--out", run_dir, "--epochs", "1", "--max-pairs", "2000")
+        assert done.returncode == 0, done.stderr.decode()[-3000:]
+
+    return shared_run(tmp_path_factory, "cli_run", train_by_the_command_line)
 
 
 @pytest.fixture(scope="session")

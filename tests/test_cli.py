@@ -5,23 +5,20 @@ import gzip
 import json
 import os
 import select
+import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from conftest import ROOT, one_line_error, run_main_without_tensorflow, run_seqlib
 
-# One worker runs this module, so its module-scoped cli_run fixture is made once.
-pytestmark = pytest.mark.xdist_group("cli_run")
 
-
-@pytest.fixture(scope="module")
-def cli_run(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("cli") / "run"
-    done = run_seqlib("train", "--config", "tiny", "--out", run_dir, "--epochs", "1", "--max-pairs", "2000")
-    assert done.returncode == 0, done.stderr.decode()[-3000:]
-    return run_dir
+@pytest.fixture
+def own_run(cli_run, tmp_path):
+    """A copy of the session's cli_run (1 epoch) for a test that trains it further."""
+    return Path(shutil.copytree(cli_run, tmp_path / "run"))
 
 
 def test_help_on_every_verb():
@@ -83,23 +80,23 @@ def test_time_budget_stops_after_the_first_epoch(tmp_path):
     assert sorted(path.name for path in (run_dir / "checkpoints").iterdir()) == ["epoch-0001.weights.h5"]
 
 
-def test_resuming_says_which_new_settings_it_ignores(cli_run):
-    done = run_seqlib("train", "--config", "tiny", "--out", cli_run, "--epochs", "1", "--max-pairs", "500")
+def test_resuming_says_which_new_settings_it_ignores(own_run):
+    done = run_seqlib("train", "--config", "tiny", "--out", own_run, "--epochs", "1", "--max-pairs", "500")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert b"ignoring max_pairs=500 (run: 2000)" in done.stderr
     # Settings the user did not give are not "ignored", even where the preset differs.
-    done = run_seqlib("train", "--config", "tiny", "--out", cli_run, "--epochs", "1")
+    done = run_seqlib("train", "--config", "tiny", "--out", own_run, "--epochs", "1")
     assert done.returncode == 0 and b"ignoring" not in done.stderr, done.stderr.decode()[-2000:]
 
 
 @pytest.mark.core
-def test_train_resumes_from_the_last_epoch(cli_run):
-    done = run_seqlib("train", "--config", "tiny", "--out", cli_run, "--epochs", "2", "--max-pairs", "2000")
+def test_train_resumes_from_the_last_epoch(own_run):
+    done = run_seqlib("train", "--config", "tiny", "--out", own_run, "--epochs", "2", "--max-pairs", "2000")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert b"resuming from epoch 1" in done.stderr
-    assert (cli_run / "checkpoints" / "epoch-0002.weights.h5").exists()
-    assert not (cli_run / "checkpoints" / "epoch-0001.weights.h5").exists()
-    assert (cli_run / "logs").is_dir()
+    assert (own_run / "checkpoints" / "epoch-0002.weights.h5").exists()
+    assert not (own_run / "checkpoints" / "epoch-0001.weights.h5").exists()
+    assert (own_run / "logs").is_dir()
 
 
 @pytest.mark.parametrize(

@@ -15,9 +15,6 @@ from conftest import ROOT, one_line_error, run_seqlib
 from seqlib.errors import SeqlibError
 from seqlib.rundir import RunDir
 
-# One worker runs this module, so its module-scoped finished_run fixture is made once.
-pytestmark = pytest.mark.xdist_group("finished_run")
-
 TRAIN = ["train", "--config", "tiny", "--max-pairs", "1500"]
 
 
@@ -204,12 +201,10 @@ def test_unwritable_run_directory_fails_before_training(tmp_path):
     assert "cannot write the run directory" in one_line_error(done)
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("finished") / "run"
-    done = run_seqlib(*TRAIN, "--out", run_dir, "--epochs", "1")
-    assert done.returncode == 0, done.stderr.decode()[-2000:]
-    return run_dir
+@pytest.fixture
+def finished_run(cli_run):
+    """A finished one-epoch tiny run (the session's, trained by the command line); tests damage copies of it."""
+    return cli_run
 
 
 def damaged_copy(finished_run, tmp_path, damage):
