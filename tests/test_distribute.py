@@ -13,7 +13,7 @@ cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from seqlib.config import PRESETS
 from seqlib.train import train
-config = PRESETS["tiny"].replace(epochs=2)
+config = PRESETS["tiny"].replace(epochs=2, max_pairs=2000)
 _, mirrored = train(config.replace(batch_size=16), sys.argv[1] + "/mirrored", verbose=0, strategy="mirrored")
 _, single = train(config.replace(batch_size=32), sys.argv[1] + "/single", verbose=0)
 replicas = mirrored.model.distribute_strategy.num_replicas_in_sync

@@ -76,7 +76,8 @@ def test_kill_9_then_rerun_resumes_and_finishes(tmp_path, kill_after):
     # The finished run serves (in this process: the command line's translate is tested elsewhere).
     from seqlib.rundir import load_translator
 
-    assert load_translator(run_dir).translate(tf.constant(["Go."]))["translation"].shape == (1,)
+    translator = load_translator(run_dir)  # held: its tf.functions keep only a weak reference to it
+    assert translator.translate(tf.constant(["Go."]))["translation"].shape == (1,)
 
 
 def test_second_training_on_a_busy_run_is_refused_until_the_first_is_killed(tmp_path):
