@@ -73,7 +73,7 @@ def test_inputs_longer_than_the_model_reads_are_named_with_a_warning(cli_run):
 def test_time_budget_stops_after_the_first_epoch(tmp_path):
     run_dir = tmp_path / "run"
     done = run_seqlib(
-        "train", "--config", "tiny", "--out", run_dir, "--epochs", "3", "--max-pairs", "1500", "--time-budget", "0.001"
+        "train", "--config", "tiny", "--out", run_dir, "--epochs", "3", "--max-pairs", "600", "--time-budget", "0.001"
     )
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert b"time budget of 0.001 s reached after epoch 1" in done.stderr
@@ -329,8 +329,12 @@ def test_corpus_with_bom_and_crlf_trains(tmp_path):
     text = "".join(f"{english}\t{french}\r\n" for english, french in zip(pairs.english, pairs.french))
     corpus.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
     run_dir = tmp_path / "run"
-    done = run_seqlib("train", "--config", "tiny", "--out", run_dir, "--data", corpus, "--epochs", "1")
-    assert done.returncode == 0, done.stderr.decode()[-2000:]
+    # In-process: what --data FILE reaches is train(data_path=FILE); the CLI's own part of
+    # --data (a missing file) is tested above, without TensorFlow.
+    from seqlib.config import PRESETS
+    from seqlib.train import train
+
+    train(PRESETS["tiny"].replace(epochs=1), run_dir, data_path=corpus, verbose=0)
     assert (run_dir / "checkpoints" / "epoch-0001.weights.h5").exists()
     # The BOM and the carriage returns stayed out of the sentences and the vocabulary.
     for written in ("source_vocab.txt", "target_vocab.txt", "test.tsv"):
