@@ -12,7 +12,6 @@ import os
 import signal
 import sys
 import warnings
-from pathlib import Path
 
 from seqlib import quiz
 from seqlib.config import PRESETS, get_preset
@@ -210,11 +209,6 @@ def run(args):
         return 1
 
 
-def check_corpus_file(path):
-    if not Path(path).is_file():
-        raise UsageError(f"{path}: no such file (expected a corpus of 'English<TAB>French' lines)")
-
-
 def run_train(args):
     config = get_preset(args.config)
     if args.epochs is not None and args.epochs < 1:
@@ -222,6 +216,8 @@ def run_train(args):
     if args.time_budget is not None and not args.time_budget > 0:
         raise UsageError(f"--time-budget must be a positive number of seconds, got {args.time_budget:g}")
     if args.data is not None:
+        from seqlib.data import check_corpus_file  # pandas, not TensorFlow: quick before the slow import
+
         check_corpus_file(args.data)
     run = RunDir(args.out)
     if run.path.exists() and (not run.path.is_dir() or run.config_file.exists()):
@@ -368,6 +364,8 @@ def run_evaluate(args):
     run = RunDir(args.model)
     run.check_trained()
     if args.pairs:
+        from seqlib.data import check_corpus_file  # pandas, not TensorFlow: quick before the slow import
+
         check_corpus_file(args.pairs)
     else:
         run.require(run.test_pairs)

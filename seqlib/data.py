@@ -20,6 +20,15 @@ from seqlib.files import BUNDLED_CORPUS, write_atomically
 DEFAULT_CORPUS = BUNDLED_CORPUS
 
 
+def check_corpus_file(path):
+    """Returns `path` as a Path, or raises DataError if there is no such file (the
+    command line calls it before importing TensorFlow)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file (expected a corpus of 'English<TAB>French' lines)")
+    return path
+
+
 def read_pairs(path=DEFAULT_CORPUS, max_pairs=None):
     """Reads and validates a corpus file.
 
@@ -36,9 +45,7 @@ def read_pairs(path=DEFAULT_CORPUS, max_pairs=None):
         DataError: missing or empty file, bad UTF-8, truncated gzip, or a line that
             is not `English<TAB>French` (the message names file and line number).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file (expected a corpus of 'English<TAB>French' lines)")
+    path = check_corpus_file(path)
     english, french = [], []
     opener = gzip.open if path.suffix == ".gz" else open
     line_number = 0
