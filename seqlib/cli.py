@@ -14,7 +14,7 @@ import sys
 import warnings
 
 from seqlib import quiz
-from seqlib.config import PRESETS, get_preset
+from seqlib.config import PRESETS, check_training_limits, get_preset
 from seqlib.errors import SeqlibError
 from seqlib.lines import InputLines
 from seqlib.rundir import RunDir, load_translator
@@ -211,10 +211,7 @@ def run(args):
 
 def run_train(args):
     config = get_preset(args.config)
-    if args.epochs is not None and args.epochs < 1:
-        raise UsageError(f"--epochs must be at least 1, got {args.epochs}")
-    if args.time_budget is not None and not args.time_budget > 0:
-        raise UsageError(f"--time-budget must be a positive number of seconds, got {args.time_budget:g}")
+    check_training_limits(args.epochs, args.time_budget)
     if args.data is not None:
         from seqlib.data import check_corpus_file  # pandas, not TensorFlow: quick before the slow import
 

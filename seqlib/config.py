@@ -96,6 +96,20 @@ PRESETS = {
 }
 
 
+def check_training_limits(epochs, time_budget):
+    """Refuses fewer than one epoch or a time budget that is not a positive number of
+    seconds (pure Python: the command line checks before importing TensorFlow).
+
+    Args:
+        epochs: int or None (the preset's).
+        time_budget: seconds or None (no budget).
+    """
+    if epochs is not None and epochs < 1:
+        raise SeqlibError(f"--epochs must be at least 1, got {epochs}")
+    if time_budget is not None and not time_budget > 0:
+        raise SeqlibError(f"--time-budget must be a positive number of seconds, got {time_budget:g}")
+
+
 def get_preset(name):
     """Returns the named preset, or says which names exist."""
     if name not in PRESETS:

@@ -14,6 +14,7 @@ import keras
 import tensorflow as tf
 
 from seqlib import data, vocabulary
+from seqlib.config import check_training_limits
 from seqlib.distribute import make_strategy
 from seqlib.errors import RunDirError, SeqlibError, first_line
 from seqlib.metrics import TargetTokens
@@ -225,10 +226,7 @@ def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_c
     Returns:
         (keras.Model, keras History).
     """
-    if config.epochs < 1:
-        raise SeqlibError(f"--epochs must be at least 1, got {config.epochs}")
-    if time_budget is not None and time_budget <= 0:
-        raise SeqlibError(f"--time-budget must be a positive number of seconds, got {time_budget:g}")
+    check_training_limits(config.epochs, time_budget)
     strategy = make_strategy(strategy)
     created = not Path(out).exists()
     try:
