@@ -8,6 +8,8 @@
 The config's batch_size is per replica; the global batch is batch_size × replicas.
 """
 
+import contextlib
+
 import tensorflow as tf
 
 from seqlib.errors import SeqlibError
@@ -34,3 +36,51 @@ def make_strategy(name="default"):
             raise SeqlibError(f"--strategy tpu: no TPU found ({error})") from None
         return tf.distribute.TPUStrategy(resolver)
     raise SeqlibError(f"unknown strategy {name!r}: choose one of {', '.join(STRATEGIES)}")
+
+
+@contextlib.contextmanager
+def fit_scope(model, strategy, example_batch):
+    """The context `model.fit` runs in under `strategy`.
+
+    Keras 3 (3.10 to 3.13 at least) cannot fit under MultiWorkerMirroredStrategy
+    (tensorflow/tensorflow#72388): fit() first averages a whole input batch
+    across replicas with `strategy.reduce`, which fails on a nest of batches
+    ("Attempt to convert a value (PerReplica: ...)"), and every step averages
+    the scalar logs "along axis 0", which fails on a scalar ("Invalid reduction
+    dimension 0 for input with 0 dimensions"). For that strategy only:
+    the model, loss, metrics and optimizer are built here from one undistributed
+    batch; the model forgets the strategy it was made under, so fit() finds it
+    in the scope it runs in instead and skips its own build; and the step's logs
+    are averaged across workers as scalars.
+
+    Args:
+        model: a compiled keras.Model created under `strategy.scope()`.
+        example_batch: ((context (batch, s), target_in (batch, t)), target_out (batch, t)).
+    """
+    if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        yield
+        return
+    from keras.src.backend.tensorflow import trainer as keras_trainer
+
+    with strategy.scope():
+        model._symbolic_build(data_batch=example_batch)
+    model._distribute_strategy = None
+    keras_reduce = keras_trainer.reduce_per_replica
+
+    def reduce_per_replica(values, strategy, reduction="auto"):
+        if reduction not in ("auto", "mean"):
+            return keras_reduce(values, strategy, reduction)
+
+        def mean(value):
+            if isinstance(value, tf.distribute.DistributedValues):
+                return strategy.reduce("MEAN", value, axis=None)
+            return value  # the same on every replica already
+
+        return tf.nest.map_structure(mean, values)
+
+    keras_trainer.reduce_per_replica = reduce_per_replica
+    try:
+        with strategy.scope():
+            yield
+    finally:
+        keras_trainer.reduce_per_replica = keras_reduce

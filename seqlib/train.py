@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from seqlib import data, vocabulary
 from seqlib.config import check_training_limits
-from seqlib.distribute import make_strategy
+from seqlib.distribute import fit_scope, make_strategy
 from seqlib.errors import RunDirError, SeqlibError, first_line
 from seqlib.metrics import TargetTokens
 from seqlib.model import build_training_model, compile_model
@@ -296,16 +296,23 @@ def _train_locked(run, config, data_path, time_budget, verbose, extra_callbacks,
         source_vectorizer = vocabulary.make_vectorizer(source_tokens, ragged=True)
         target_vectorizer = vocabulary.make_vectorizer(target_tokens, ragged=True)
 
-        def dataset(pairs, shuffle_seed, repeat):
+        def dataset(pairs, shuffle_seed, repeat, validation=False):
             source, target = vectorize_pairs(pairs["english"], pairs["french"], source_vectorizer, target_vectorizer)
             source, target = keep_shorter_than(source, target, config.max_tokens)
             replicas = strategy.num_replicas_in_sync
+            batch_size = config.batch_size * replicas
+            if replicas > 1 and validation:
+                # Batches must split evenly across replicas, and a small validation split
+                # may hold less than one global batch per length bucket: one padded batch
+                # of what there is (a multiple of the replicas) instead of none.
+                batch_size = max(replicas, min(batch_size, int(source.nrows()) // replicas * replicas))
             return make_dataset(
                 source,
                 target,
-                config.batch_size * replicas,
+                batch_size,
                 shuffle_seed=shuffle_seed,
                 repeat=repeat,
+                bucketing=not (replicas > 1 and validation),
                 drop_remainder=replicas > 1,
             )
 
@@ -318,7 +325,7 @@ def _train_locked(run, config, data_path, time_budget, verbose, extra_callbacks,
             steps_per_epoch = min(steps_per_epoch, one_pass)
         # A resumed run shuffles afresh: the same seed would replay epoch 1's batches.
         train_data = dataset(splits.train, config.seed + completed, repeat)
-        validation_data = dataset(splits.validation, None, False)
+        validation_data = dataset(splits.validation, None, False, validation=True)
 
         previous_policy = keras.mixed_precision.global_policy()
         if config.mixed_precision:
@@ -351,13 +358,14 @@ def _train_locked(run, config, data_path, time_budget, verbose, extra_callbacks,
         ]
         if time_budget is not None:
             callbacks.append(TimeBudget(time_budget, last_epoch=config.epochs))
-        history = model.fit(
-            train_data,
-            epochs=config.epochs,
-            initial_epoch=completed,
-            steps_per_epoch=steps_per_epoch,
-            validation_data=validation_data,
-            callbacks=callbacks,
-            verbose=verbose,
-        )
+        with fit_scope(model, strategy, next(iter(train_data))):
+            history = model.fit(
+                train_data,
+                epochs=config.epochs,
+                initial_epoch=completed,
+                steps_per_epoch=steps_per_epoch,
+                validation_data=validation_data,
+                callbacks=callbacks,
+                verbose=verbose,
+            )
         return model, history
