@@ -1,12 +1,16 @@
 """`python -m seqlib bench`: training and decoding speed, side by side in one run.
 
-Every figure is measured here, now, on this machine; variants are compared in
-the same process because shared machines are noisy. Nothing is asserted: the
-report is the product.
+Every figure is measured here, now, on this machine, and so is the baseline: the
+TensorFlow tutorial's model (`seqlib.tutorial_model`) trains on the same pairs
+for the same seconds and decodes the same sentences in the same process, and
+every ratio is computed from the two figures of this run (shared machines are
+noisy, and CPUs differ: see bench/README.md). Nothing is asserted: the report
+is the product.
 """
 
+import itertools
 import json
-import platform
+import os
 import resource
 import time
 
@@ -14,16 +18,22 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from seqlib import data, search, vocabulary
+from seqlib import data, search, tutorial_model, vocabulary
 from seqlib.config import get_preset
+from seqlib.hardware import cpu_description
 from seqlib.model import InferenceModels, build_training_model, compile_model, cudnn_eligible
 from seqlib.pipeline import keep_shorter_than, make_dataset, vectorize_pairs
 from seqlib.rundir import build_translator, load_translator
 from seqlib.vocabulary import END_ID, START_ID
 
-# Reference figures of the TensorFlow "NMT with attention" tutorial, measured on
-# this project's 2-core CPU machine (see the issues).
-TUTORIAL = {"train_tokens_per_s": 2560, "greedy_batch64_sentences_per_s": 1100, "greedy_batch1_ms": 3.5, "first_call_s": 0.74}
+
+def gpu_description():
+    """The visible GPUs by name, or an empty list."""
+    names = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(gpu)
+        names.append(details.get("device_name", gpu.name))
+    return names
 
 
 def peak_rss_mb():
@@ -31,7 +41,11 @@ def peak_rss_mb():
 
 
 def matmul_peak_gflops(size=2048, repeats=10):
-    """The machine's float32 matmul throughput, as the ceiling for model FLOPs."""
+    """The float32 matmul throughput of TensorFlow and of numpy on this machine.
+
+    The higher of the two is the ceiling model FLOPs are measured against: where
+    TensorFlow's own kernel is far below numpy's BLAS, the CPU could do more.
+    """
     a = tf.random.normal([size, size])
     matmul = tf.function(lambda x: tf.matmul(x, x))
     matmul(a).numpy()
@@ -39,7 +53,14 @@ def matmul_peak_gflops(size=2048, repeats=10):
     for _ in range(repeats):
         result = matmul(a)
     result.numpy()
-    return 2 * size**3 * repeats / (time.perf_counter() - started) / 1e9
+    tensorflow = 2 * size**3 * repeats / (time.perf_counter() - started) / 1e9
+    b = a.numpy()
+    b @ b
+    started = time.perf_counter()
+    for _ in range(repeats):
+        b @ b
+    numpy = 2 * size**3 * repeats / (time.perf_counter() - started) / 1e9
+    return {"tensorflow": round(tensorflow, 1), "numpy": round(numpy, 1)}
 
 
 def training_flops_per_target_token(config, source_to_target_ratio=1.0, mean_source_length=8.0):
@@ -75,27 +96,63 @@ def vectorized_sample(config, pairs):
     return source, target, keep_shorter_than(*ids, config.max_tokens)
 
 
-def train_tokens_per_s(config, source_ids, target_ids, steps, bucketing=True, jit_compile=False, mixed_precision=False):
-    """Target (non-padding) tokens per second of model training on the same batches."""
+def tutorial_flops_per_target_token(source_to_target_ratio=1.0, mean_source_length=8.0):
+    """The same count for the tutorial's model (256 units, 5,000 words, one-head attention)."""
+    units, vocab = tutorial_model.UNITS, tutorial_model.VOCABULARY_SIZE
+    gru = 3 * (units * units + units * units)
+    encoder = 2 * gru
+    attention = 2 * units * units + 2 * mean_source_length * units + 2 * mean_source_length * units * units
+    decoder = gru + attention + units * vocab
+    return 3 * 2 * (decoder + source_to_target_ratio * encoder)
+
+
+def tokens_per_s_for(seconds, model, batches):
+    """Target (non-padding) tokens per second of `model.train_on_batch` over `batches`
+    (an iterator of ((context, target_in), target_out)) for `seconds`, after three
+    untimed steps that trace the training function."""
+    for (context, target_in), target_out in itertools.islice(batches, 3):
+        model.train_on_batch((context, target_in), target_out)
+    tokens, started = 0, time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        (context, target_in), target_out = next(batches)
+        model.train_on_batch((context, target_in), target_out)
+        tokens += int(np.count_nonzero(target_out.numpy()))
+    return tokens / (time.perf_counter() - started)
+
+
+def train_seqlib(config, source_ids, target_ids, seconds, bucketing=True, jit_compile=False, mixed_precision=False):
+    """seqlib's model of `config` trained for `seconds`: (model, target tokens/s)."""
     keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
     try:
-        return _train_tokens_per_s(config, source_ids, target_ids, steps, bucketing, jit_compile)
+        dataset = make_dataset(source_ids, target_ids, config.batch_size, shuffle_seed=1, bucketing=bucketing, repeat=True)
+        model = build_training_model(config, config.source_vocab_size, config.target_vocab_size)
+        compile_model(model, config.replace(jit_compile=jit_compile))
+        return model, tokens_per_s_for(seconds, model, iter(dataset))
     finally:
         keras.mixed_precision.set_global_policy("float32")
 
 
-def _train_tokens_per_s(config, source_ids, target_ids, steps, bucketing, jit_compile):
-    dataset = make_dataset(source_ids, target_ids, config.batch_size, shuffle_seed=1, bucketing=bucketing, repeat=True)
-    batches = list(dataset.take(steps + 3))
-    tokens = sum(int(tf.reduce_sum(tf.cast(target_out > 0, tf.int32))) for _, target_out in batches[3:])
-    model = build_training_model(config, config.source_vocab_size, config.target_vocab_size)
-    compile_model(model, config.replace(jit_compile=jit_compile))
-    for (context, target_in), target_out in batches[:3]:  # trace for the first shapes
-        model.train_on_batch((context, target_in), target_out)
-    started = time.perf_counter()
-    for (context, target_in), target_out in batches[3:]:
-        model.train_on_batch((context, target_in), target_out)
-    return tokens / (time.perf_counter() - started)
+def train_tutorial(pairs, seconds):
+    """The tutorial's model trained the tutorial's way on `pairs` for `seconds`:
+    (TutorialGreedy translator, target tokens/s)."""
+    source_vectorizer, target_vectorizer = tutorial_model.make_vectorizers(pairs.english, pairs.french)
+
+    def vectorize(english, french):
+        # As the tutorial does it: text batches vectorized in the pipeline, each padded to its longest.
+        target = target_vectorizer(french)
+        return (source_vectorizer(english).to_tensor(), target[:, :-1].to_tensor()), target[:, 1:].to_tensor()
+
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((list(pairs.english), list(pairs.french)))
+        .shuffle(len(pairs), seed=1)
+        .repeat()
+        .batch(tutorial_model.BATCH_SIZE)
+        .map(vectorize, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    model = tutorial_model.build(source_vectorizer, target_vectorizer)
+    tokens_per_s = tokens_per_s_for(seconds, model, iter(dataset))
+    return tutorial_model.TutorialGreedy(model, source_vectorizer, target_vectorizer), tokens_per_s
 
 
 def eager_greedy(models, context, max_length):
@@ -119,100 +176,146 @@ def timed(function, repeats):
     return (time.perf_counter() - started) / repeats
 
 
-def run(quick=False, model_dir=None, preset="cpu"):
-    """Measures everything and returns the report (a dict)."""
+def first_call_s(function):
+    started = time.perf_counter()
+    function()
+    return round(time.perf_counter() - started, 3)
+
+
+def ratio(ours, theirs):
+    return round(ours / theirs, 2) if isinstance(ours, int | float) and isinstance(theirs, int | float) and theirs else None
+
+
+def run(quick=False, model_dir=None, preset="cpu", train_seconds=None):
+    """Measures seqlib and the tutorial's model side by side; returns the report (a dict).
+
+    Args:
+        quick: fewer variants and repeats (under 3 minutes on 2 CPU cores).
+        model_dir: decode with this trained run (its test sentences); else with the
+            model trained here.
+        preset: the seqlib preset measured.
+        train_seconds: seconds each model trains (default 10 quick, 60 otherwise).
+    """
     config = get_preset(preset)
-    steps = 12 if quick else 60
+    seconds = train_seconds if train_seconds is not None else (10 if quick else 60)
     report = {
-        "machine": f"{platform.processor() or platform.machine()}, {len(tf.config.list_physical_devices('CPU'))} CPU device(s), "
-        f"GPU: {[d.name for d in tf.config.list_physical_devices('GPU')] or 'none'}",
+        "cpu": cpu_description(),
+        "tf_enable_onednn_opts": os.environ.get("TF_ENABLE_ONEDNN_OPTS", "TensorFlow's default"),
+        "gpu": gpu_description(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
         "preset": preset,
         "quick": quick,
-        "tutorial_reference": TUTORIAL,
+        "train_seconds": seconds,
     }
-    peak = matmul_peak_gflops()
-    report["matmul_peak_gflops"] = round(peak, 1)
+    peaks = matmul_peak_gflops()
+    report["matmul_peak_gflops"] = peaks
+    peak = max(peaks.values())
 
     pairs = sample_pairs(6000 if quick else 30000)
     source_vocab, target_vocab, (source_ids, target_ids) = vectorized_sample(config, pairs)
-    variants = {"bucketing": dict(bucketing=True), "padding_to_longest": dict(bucketing=False)}
+    variants = {"bucketing": dict(bucketing=True)}
     if not quick:
+        variants["padding_to_longest"] = dict(bucketing=False)
         variants["bucketing_jit"] = dict(bucketing=True, jit_compile=True)
     if tf.config.list_physical_devices("GPU"):
         variants["bucketing_mixed_float16"] = dict(bucketing=True, mixed_precision=True)
     report["train_tokens_per_s"] = {}
+    trained = None
     for name, options in variants.items():
         try:
-            report["train_tokens_per_s"][name] = round(train_tokens_per_s(config, source_ids, target_ids, steps, **options))
+            model, tokens_per_s = train_seqlib(config, source_ids, target_ids, seconds, **options)
+            report["train_tokens_per_s"][name] = round(tokens_per_s)
+            trained = trained or model
         except Exception as error:  # XLA may refuse a graph; report it, do not hide it
             report["train_tokens_per_s"][name] = f"failed: {type(error).__name__}: {str(error)[:200]}"
+    tutorial, tutorial_tokens_per_s = train_tutorial(pairs, seconds)
     flops = training_flops_per_target_token(config)
+    ours = max(v for v in report["train_tokens_per_s"].values() if isinstance(v, int | float))
     report["model_flops_per_target_token"] = round(flops)
-    best = max(v for v in report["train_tokens_per_s"].values() if isinstance(v, (int, float)))
-    report["fraction_of_matmul_peak"] = round(best * flops / (peak * 1e9), 3)
-
-    # Decoding: a trained run decodes real lengths; without one, an untrained model
-    # of the preset's size decodes to a fixed length (reported). The bfloat16
-    # translator projects onto the vocabulary in bfloat16 (AMX / AVX512-BF16 CPUs).
-    if model_dir:
-        translator = load_translator(model_dir)
-        xla_translator = load_translator(model_dir, jit_compile=True)
-        bfloat16 = load_translator(model_dir, bfloat16_projection=True)
-        sentences = list(data.read_pairs(f"{model_dir}/test.tsv").english.drop_duplicates()[:256])
-        max_length = 0
-    else:
-        model = build_training_model(config, len(source_vocab) + 2, len(target_vocab) + 2)
-        translator = build_translator(model, config, source_vocab, target_vocab)
-        xla_translator = build_translator(model, config, source_vocab, target_vocab, jit_compile=True)
-        bfloat16 = build_translator(model, config, source_vocab, target_vocab, bfloat16_projection=True)
-        sentences = list(pairs.english[:256])
-        max_length = 16
-    report["decoding_model"] = model_dir or f"untrained {preset} model, {max_length} tokens a sentence"
-    # Batch 1: the mean over 32 different sentences, one at a time; batch 64: the
-    # mean over 4 batches. One sentence or batch alone says little about speed.
-    singles = [tf.constant([sentence]) for sentence in (sentences * 32)[:32]]
-    batches = [tf.constant((sentences * 4)[start : start + 64]) for start in range(0, 256, 64)]
-    text = {1: singles[0], 64: batches[0]}
-    length = tf.constant(max_length)
-
-    def each(translator, inputs):
-        return lambda: [translator.greedy(text, length)["translation"].numpy() for text in inputs]
-
-    started = time.perf_counter()
-    translator.greedy(text[1], length)["translation"].numpy()
-    report["first_call_s"] = round(time.perf_counter() - started, 3)
-    repeats = 2 if quick else 5
-    greedy_1 = timed(each(translator, singles), repeats) / len(singles)
-    greedy_64 = timed(each(translator, batches), repeats) / len(batches)
-    report["greedy_batch1_ms"] = round(1000 * greedy_1, 2)
-    # The same text-to-text call with the numeric part compiled by XLA (once per
-    # shape: the timed() warm-up call compiles every shape used).
-    started = time.perf_counter()
-    xla_translator.greedy(text[1], length)["translation"].numpy()
-    report["first_call_xla_s"] = round(time.perf_counter() - started, 3)
-    report["greedy_batch1_ms_xla"] = round(1000 * timed(each(xla_translator, singles), repeats) / len(singles), 2)
-    xla_64 = timed(each(xla_translator, batches), repeats) / len(batches)
-    report["greedy_sentences_per_s"] = {
-        "batch_1": round(1 / greedy_1, 1),
-        "batch_64": round(64 / greedy_64, 1),
-        "batch_64_xla": round(64 / xla_64, 1),
+    report["fraction_of_matmul_peak"] = round(ours * flops / (peak * 1e9), 3)
+    report["baseline"] = {
+        "train_tokens_per_s": round(tutorial_tokens_per_s),
+        "model_flops_per_target_token": round(tutorial_flops_per_target_token()),
+        "fraction_of_matmul_peak": round(tutorial_tokens_per_s * tutorial_flops_per_target_token() / (peak * 1e9), 3),
     }
 
-    context = translator.vectorize(text[64])
-    inference = _inference_models(translator)
-    eager_64 = timed(lambda: eager_greedy(inference, context, max_length or int(2 * context.shape[1] + 10)), 1)
-    report["greedy_sentences_per_s"]["batch_64_eager_python_loop"] = round(64 / eager_64, 1)
-    report["greedy_sentences_per_s"].update(
-        _numeric_greedy(translator, context, max_length or 2 * int(context.shape[1]) + 10, repeats)
-    )
+    # Decoding: a trained run decodes its own test sentences; without one, the
+    # model trained above for `seconds` decodes sentences of the sample. The
+    # tutorial's model (trained as long) decodes the same sentences either way.
+    if model_dir:
+        translator = load_translator(model_dir)
+        sentences = list(data.read_pairs(f"{model_dir}/test.tsv").english.drop_duplicates()[:256])
+    else:
+        translator = build_translator(trained, config, source_vocab, target_vocab)
+        sentences = list(pairs.english[-256:])
+    report["decoding_model"] = model_dir or f"{preset} model trained {seconds:g} s here"
+    singles = [tf.constant([sentence]) for sentence in (sentences * 32)[: 8 if quick else 32]]
+    batches = [tf.constant((sentences * 4)[start : start + 64]) for start in range(0, 128 if quick else 256, 64)]
+    length = tf.constant(0)  # each translator's own limit: it stops when every sentence has ended
+    repeats = 1 if quick else 5
 
-    report["greedy_sentences_per_s"]["batch_64_bfloat16_projection"] = round(
-        64 / (timed(each(bfloat16, batches), repeats) / len(batches)), 1
-    )
+    def each(translate, inputs):
+        return lambda: [translate(text)["translation"].numpy() for text in inputs]
 
+    def ours_greedy(text):
+        return translator.greedy(text, length)
+
+    report["first_call_s"] = first_call_s(lambda: ours_greedy(singles[0])["translation"].numpy())
+    report["baseline"]["first_call_s"] = first_call_s(lambda: tutorial.translate(singles[0])["translation"].numpy())
+    report["greedy_batch1_ms"] = round(1000 * timed(each(ours_greedy, singles), repeats) / len(singles), 2)
+    report["baseline"]["greedy_batch1_ms"] = round(1000 * timed(each(tutorial.translate, singles), repeats) / len(singles), 2)
+    greedy_64 = 64 / (timed(each(ours_greedy, batches), repeats) / len(batches))
+    report["greedy_sentences_per_s"] = {"batch_64": round(greedy_64, 1)}
+    report["baseline"]["greedy_batch_64_sentences_per_s"] = round(
+        64 / (timed(each(tutorial.translate, batches), repeats) / len(batches)), 1
+    )
+    report["mean_output_words"] = {
+        "seqlib": _mean_words([ours_greedy(text)["translation"] for text in batches]),
+        "baseline": _mean_words([tutorial.translate(text)["translation"] for text in batches]),
+    }
+
+    if not quick:
+        xla_translator = (
+            load_translator(model_dir, jit_compile=True)
+            if model_dir
+            else build_translator(trained, config, source_vocab, target_vocab, jit_compile=True)
+        )
+
+        def xla_greedy(text):
+            return xla_translator.greedy(text, length)
+
+        report["first_call_xla_s"] = first_call_s(lambda: xla_greedy(singles[0])["translation"].numpy())
+        report["greedy_batch1_ms_xla"] = round(1000 * timed(each(xla_greedy, singles), repeats) / len(singles), 2)
+        report["greedy_sentences_per_s"]["batch_64_xla"] = round(
+            64 / (timed(each(xla_greedy, batches), repeats) / len(batches)), 1
+        )
+        context = translator.vectorize(batches[0])
+        max_length = 2 * int(context.shape[1]) + 10
+        eager_64 = timed(lambda: eager_greedy(_inference_models(translator), context, max_length), 1)
+        report["greedy_sentences_per_s"]["batch_64_eager_python_loop"] = round(64 / eager_64, 1)
+        report["greedy_sentences_per_s"].update(_numeric_greedy(translator, context, max_length, repeats))
+
+    # The bfloat16 projection only where the CPU computes bfloat16 natively (elsewhere
+    # it is emulated and slower, so seqlib never chooses it there).
+    projections = {"": translator}
+    if report["cpu"]["amx"] or report["cpu"]["avx512_bf16"]:
+        projections["_bfloat16_projection"] = (
+            load_translator(model_dir, bfloat16_projection=True)
+            if model_dir
+            else build_translator(trained, config, source_vocab, target_vocab, bfloat16_projection=True)
+        )
+        report["greedy_sentences_per_s"]["batch_64_bfloat16_projection"] = round(
+            64
+            / (
+                timed(each(lambda text: projections["_bfloat16_projection"].greedy(text, length), batches), repeats)
+                / len(batches)
+            ),
+            1,
+        )
     report["beam_sentences_per_s"] = {}
-    for width in (4, 8):
-        for name, beam_translator in (("", translator), ("_bfloat16_projection", bfloat16)):
+    for width in (4,) if quick else (4, 8):
+        for name, beam_translator in projections.items():
 
             def beam_all(width=width, beam_translator=beam_translator):
                 for text in batches:
@@ -220,14 +323,28 @@ def run(quick=False, model_dir=None, preset="cpu"):
                         "translations"
                     ].numpy()
 
-            seconds = timed(beam_all, repeats)
-            report["beam_sentences_per_s"][f"beam_{width}_batch_64{name}"] = round(64 * len(batches) / seconds, 1)
+            seconds_taken = timed(beam_all, repeats)
+            report["beam_sentences_per_s"][f"beam_{width}_batch_64{name}"] = round(64 * len(batches) / seconds_taken, 1)
+
+    baseline = report["baseline"]
+    report["ratios"] = {
+        "train_tokens_per_s": ratio(ours, baseline["train_tokens_per_s"]),
+        "greedy_batch_64_sentences_per_s": ratio(greedy_64, baseline["greedy_batch_64_sentences_per_s"]),
+        "greedy_batch1_latency": ratio(report["greedy_batch1_ms"], baseline["greedy_batch1_ms"]),
+        "first_call": ratio(report["first_call_s"], baseline["first_call_s"]),
+        "beam_4_to_our_greedy": ratio(report["beam_sentences_per_s"]["beam_4_batch_64"], greedy_64),
+    }
     report["peak_rss_mb"] = round(peak_rss_mb(), 1)
     if tf.config.list_physical_devices("GPU"):
         # On a GPU, Keras takes the cuDNN path when every GRU is eligible; say so, do not assume it.
         report["cudnn_gru"] = cudnn_eligible(build_training_model(config, 100, 100))
         report["gpu_peak_memory_mb"] = round(tf.config.experimental.get_memory_info("GPU:0")["peak"] / 2**20, 1)
     return report
+
+
+def _mean_words(translations):
+    words = [len(text.split()) for batch in translations for text in batch.numpy()]
+    return round(sum(words) / max(len(words), 1), 2)
 
 
 def _inference_models(translator):
@@ -280,32 +397,60 @@ def _same_rows(tokens, expected):
 
 
 def format_report(report):
-    lines = [f"seqlib bench — {report['machine']}, preset {report['preset']}{' (quick)' if report['quick'] else ''}"]
-    lines.append(f"  matmul peak                     {report['matmul_peak_gflops']:>10} GFLOP/s")
-    for name, value in report["train_tokens_per_s"].items():
-        lines.append(f"  train tokens/s  {name:<16} {value:>10}")
-    lines.append(f"  model FLOPs per target token    {report['model_flops_per_target_token']:>10}")
-    lines.append(f"  fraction of matmul peak         {report['fraction_of_matmul_peak']:>10}")
+    cpu = report["cpu"]
+    extensions = ", ".join(name for name in ("avx2", "avx512", "avx512_bf16", "amx") if cpu[name]) or "none"
+    gpu = ", ".join(report["gpu"]) or "none"
+    lines = [
+        f"seqlib bench: {cpu['model']}, {cpu['cores']} cores ({extensions}), GPU: {gpu}; "
+        f"preset {report['preset']}{' (quick)' if report['quick'] else ''}; each model trained {report['train_seconds']:g} s",
+        f"  matmul peak, GFLOP/s            TensorFlow {report['matmul_peak_gflops']['tensorflow']}, "
+        f"numpy {report['matmul_peak_gflops']['numpy']}",
+        f"  {'':<44} {'seqlib':>10} {'tutorial':>10} {'ratio':>7}",
+    ]
+    baseline, ratios = report["baseline"], report["ratios"]
+
+    def row(label, ours, theirs="", ratio=""):
+        lines.append(f"  {label:<44} {ours!s:>10} {theirs!s:>10} {'' if ratio is None else ratio!s:>7}")
+
+    best = max(v for v in report["train_tokens_per_s"].values() if isinstance(v, int | float))
+    row("training, target tokens/s", best, baseline["train_tokens_per_s"], ratios["train_tokens_per_s"])
+    row("  model FLOPs per target token", report["model_flops_per_target_token"], baseline["model_flops_per_target_token"])
+    row("  fraction of the matmul peak", report["fraction_of_matmul_peak"], baseline["fraction_of_matmul_peak"])
+    row(
+        "greedy, batch 64, sentences/s",
+        report["greedy_sentences_per_s"]["batch_64"],
+        baseline["greedy_batch_64_sentences_per_s"],
+        ratios["greedy_batch_64_sentences_per_s"],
+    )
+    row(
+        "greedy, batch 1, ms a sentence",
+        report["greedy_batch1_ms"],
+        baseline["greedy_batch1_ms"],
+        ratios["greedy_batch1_latency"],
+    )
+    row("first call (trace + run), s", report["first_call_s"], baseline["first_call_s"], ratios["first_call"])
+    row("mean words a translation", report["mean_output_words"]["seqlib"], report["mean_output_words"]["baseline"])
+    row("beam 4 / our greedy", "", "", ratios["beam_4_to_our_greedy"])
     lines.append(f"  decoding model: {report['decoding_model']}")
-    lines.append(f"  first call (trace + run)        {report['first_call_s']:>10} s")
-    lines.append(f"  greedy batch 1 latency          {report['greedy_batch1_ms']:>10} ms")
-    lines.append(f"  first call with XLA             {report['first_call_xla_s']:>10} s")
-    lines.append(f"  greedy batch 1 latency, XLA     {report['greedy_batch1_ms_xla']:>10} ms")
+    for name, value in report["train_tokens_per_s"].items():
+        lines.append(f"  train tokens/s     {name:<36} {value:>10}")
+    for key, label in (("first_call_xla_s", "first call with XLA, s"), ("greedy_batch1_ms_xla", "greedy batch 1, XLA, ms")):
+        if key in report:
+            lines.append(f"  {label:<55} {report[key]:>10}")
     for name, value in report["greedy_sentences_per_s"].items():
         lines.append(f"  greedy sentences/s {name:<36} {value:>10}")
     for name, value in report["beam_sentences_per_s"].items():
         lines.append(f"  beam sentences/s   {name:<36} {value:>10}")
-    lines.append(f"  peak RSS                        {report['peak_rss_mb']:>10} MB")
+    lines.append(f"  peak RSS, MB {report['peak_rss_mb']:>52}")
     if "cudnn_gru" in report:
         lines.append(f"  cuDNN GRU kernel eligible       {report['cudnn_gru']}")
     if "gpu_peak_memory_mb" in report:
         lines.append(f"  GPU peak memory                 {report['gpu_peak_memory_mb']:>10} MB")
-    lines.append(f"  TF tutorial on this CPU: {report['tutorial_reference']}")
     return "\n".join(lines)
 
 
-def main(quick=False, json_file=None, model_dir=None, preset="cpu"):
-    report = run(quick=quick, model_dir=model_dir, preset=preset)
+def main(quick=False, json_file=None, model_dir=None, preset="cpu", train_seconds=None):
+    report = run(quick=quick, model_dir=model_dir, preset=preset, train_seconds=train_seconds)
     print(format_report(report))
     if json_file:
         with open(json_file, "w", encoding="utf-8") as file:

@@ -555,14 +555,18 @@ def beam_top_k(top_k_fn):
     exercise = "beam_top_k"
     returns = "a tuple (scores, parent, token), each (batch, beam_width), best first"
     rng = np.random.default_rng(_SEED + 5)
-    for batch_size, beam_width, vocab_size in ((2, 3, 7), (1, 4, 5), (3, 2, 11)):
-        # Distinct scores, so there are no ties; one strong beam, so two of the
-        # best candidates share a parent (a per-beam top-1 then goes wrong).
+    for batch_size, beam_width, vocab_size, strong_beam in ((2, 3, 7, True), (1, 4, 5, True), (3, 2, 11, True), (3, 3, 6, False)):
+        # Distinct scores, so there are no ties. With a strong beam (a different one in
+        # each sentence, never always the first), two of the best candidates share a
+        # parent, so a per-beam top-1 goes wrong; without one, the best candidates come
+        # from several beams, so searching one beam alone goes wrong.
         scores = (
             -rng.permutation(batch_size * beam_width * vocab_size).astype(np.float32).reshape(batch_size, beam_width, vocab_size)
             / 10
         )
-        scores[:, 0, :] += 100.0
+        if strong_beam:
+            strong = rng.permutation(np.arange(batch_size) % beam_width + 1) % beam_width
+            scores[np.arange(batch_size), strong, :] += 100.0
         described = f"beam_width={beam_width}, vocab={vocab_size}, candidate_scores of shape {scores.shape} =\n{_show(scores)}"
         result = _call(exercise, top_k_fn, (tf.constant(scores), beam_width), described, returns)
         result = _unpack(exercise, result, ("scores", "parent", "token"), described)
@@ -576,6 +580,8 @@ def beam_top_k(top_k_fn):
             per_beam = np.sort(scores.max(axis=-1), axis=-1)[:, ::-1]
             if _close(np.sort(got_scores, axis=-1)[:, ::-1], want_scores):
                 hint = "the right candidates, in the wrong order: return them best first."
+            elif _close(np.sort(got_scores, axis=-1)[:, ::-1], -np.sort(-scores[:, 0, :], axis=-1)[:, :beam_width]):
+                hint = "you searched the first beam only; every beam's candidates compete (flatten beam × vocab first)."
             elif _close(np.sort(got_scores, axis=-1)[:, ::-1], per_beam):
                 hint = (
                     "you kept the best token of each beam; flatten (beam × vocab) into one axis first, so that two "

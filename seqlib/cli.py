@@ -109,7 +109,19 @@ def build_parser():
     train.add_argument("--epochs", type=int, help="number of epochs (default: the preset's)")
     train.add_argument("--max-pairs", type=positive_int, help="use only the first N pairs of the corpus")
     train.add_argument("--data", metavar="FILE", help="corpus of English<TAB>French lines (default: data/fra.txt.gz)")
-    train.add_argument("--time-budget", type=float, metavar="SECONDS", help="stop after the epoch that crosses this time")
+    train.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="SECONDS",
+        help="stop when this much time has passed (the epoch ends there and is checkpointed)",
+    )
+    train.add_argument(
+        "--schedule",
+        choices=("budget", "constant"),
+        default="budget",
+        help="with --time-budget: 'budget' (default) warms the learning rate up, then decays it to 1%% as the "
+        "budget runs out; 'constant' keeps the preset's rate",
+    )
     train.add_argument(
         "--strategy",
         default="default",
@@ -159,9 +171,21 @@ def build_parser():
         description="Training and decoding speed, side by side in one run: tokens/s, sentences/s, "
         "first-call time, peak memory, fraction of the measured matmul peak (see bench/README.md).",
     )
-    bench.add_argument("--quick", action="store_true", help="fewer steps (under 2 minutes on 2 CPU cores)")
+    bench.add_argument(
+        "--quick",
+        action="store_true",
+        help="fewer variants and repeats, 10 s of training a model (under 3 minutes on 2 CPU cores)",
+    )
+    bench.add_argument(
+        "--train-seconds",
+        type=float,
+        metavar="S",
+        help="seconds each model (seqlib's and the tutorial's) trains (default 10 with --quick, else 60)",
+    )
     bench.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    bench.add_argument("--model", metavar="RUN_DIR", help="measure decoding on this trained run (default: an untrained model)")
+    bench.add_argument(
+        "--model", metavar="RUN_DIR", help="measure decoding on this trained run (default: the model the bench trains)"
+    )
     bench.add_argument("--config", default="cpu", metavar="PRESET", help="preset whose model is measured (default cpu)")
 
     quiz.add_parser(verbs)
@@ -212,13 +236,18 @@ def run(args):
 def run_train(args):
     config = get_preset(args.config)
     check_training_limits(args.epochs, args.time_budget)
+    run = RunDir(args.out)
+    resuming = run.path.exists() and (not run.path.is_dir() or run.config_file.exists())
+    if resuming:
+        run.load_config()  # a file in the way, or a run to resume that this seqlib cannot read
     if args.data is not None:
-        from seqlib.data import check_corpus_file  # pandas, not TensorFlow: quick before the slow import
+        from seqlib.data import check_corpus_file, read_pairs  # pandas, not TensorFlow: quick before the slow import
 
         check_corpus_file(args.data)
-    run = RunDir(args.out)
-    if run.path.exists() and (not run.path.is_dir() or run.config_file.exists()):
-        run.load_config()  # a file in the way, or a run to resume that this seqlib cannot read
+        if not resuming:
+            # Every line training will read, checked before the slow import (a bad line is an
+            # error in about a second, not after TensorFlow's 8); a resumed run reads its own corpus.
+            read_pairs(args.data, max_pairs=args.max_pairs if args.max_pairs is not None else config.max_pairs)
     load_tensorflow()
     from seqlib.train import train
 
@@ -231,6 +260,7 @@ def run_train(args):
         args.out,
         data_path=args.data,
         time_budget=args.time_budget,
+        schedule=args.schedule,
         verbose=2 if not sys.stderr.isatty() else "auto",
         strategy=args.strategy,
         explicit=("max_pairs",) if args.max_pairs is not None else (),
@@ -361,9 +391,9 @@ def run_evaluate(args):
     run = RunDir(args.model)
     run.check_trained()
     if args.pairs:
-        from seqlib.data import check_corpus_file  # pandas, not TensorFlow: quick before the slow import
+        from seqlib.data import read_pairs  # pandas, not TensorFlow: quick before the slow import
 
-        check_corpus_file(args.pairs)
+        read_pairs(args.pairs)  # a bad line is an error before the slow import
     else:
         run.require(run.test_pairs)
     load_tensorflow()
@@ -413,12 +443,14 @@ def run_export(args):
 
 def run_bench(args):
     get_preset(args.config)
+    if args.train_seconds is not None and not args.train_seconds > 0:
+        raise UsageError(f"--train-seconds must be a positive number of seconds, got {args.train_seconds:g}")
     if args.model:
         RunDir(args.model).check_trained()
     load_tensorflow()
     from seqlib.bench import main as bench_main
 
-    bench_main(quick=args.quick, json_file=args.json, model_dir=args.model, preset=args.config)
+    bench_main(quick=args.quick, json_file=args.json, model_dir=args.model, preset=args.config, train_seconds=args.train_seconds)
     return 0
 
 

@@ -129,7 +129,7 @@ def training_plan(config, time_budget):
     epochs = f"{config.epochs} epochs" + (f" of {config.steps_per_epoch} steps" if config.steps_per_epoch else "")
     if time_budget is None:
         return f"all {epochs}, no time limit"
-    return f"at most {epochs}, stopping after the first epoch that ends past {duration(time_budget)}"
+    return f"at most {epochs}, stopping when {duration(time_budget)} have passed, as the learning rate decays towards zero"
 
 
 def train_lab(config, run_dir, time_budget):

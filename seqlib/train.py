@@ -139,8 +139,12 @@ class Throughput(keras.callbacks.Callback):
 
 
 class TimeBudget(keras.callbacks.Callback):
-    """Stops training cleanly after the epoch that crosses the budget, and says
-    after the first epoch when that will be (the learner's "how long do I wait")."""
+    """Stops training cleanly when the wall-clock budget is spent, and says after the
+    first epoch when that will be (the learner's "how long do I wait").
+
+    The step that crosses the budget is the last: its epoch ends there, is validated
+    and checkpointed like any other (so a resumed run counts it as done).
+    """
 
     def __init__(self, seconds, last_epoch):
         super().__init__()
@@ -148,20 +152,58 @@ class TimeBudget(keras.callbacks.Callback):
         self.last_epoch = last_epoch
         self.started = time.monotonic()
         self.announced = False
+        self.spent_in_epoch = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        if not self.model.stop_training and time.monotonic() - self.started >= self.seconds:
+            self.spent_in_epoch = batch + 1
+            self.model.stop_training = True
 
     def on_epoch_end(self, epoch, logs=None):
         elapsed = time.monotonic() - self.started
-        if elapsed >= self.seconds:
-            say(f"time budget of {self.seconds:g} s reached after epoch {epoch + 1} ({elapsed:.0f} s); stopping")
+        if self.spent_in_epoch is not None or elapsed >= self.seconds:
+            steps = f", {self.spent_in_epoch} steps into it" if self.spent_in_epoch is not None else ""
+            say(f"time budget of {self.seconds:g} s reached in epoch {epoch + 1}{steps} ({elapsed:.0f} s); stopping")
             self.model.stop_training = True
         elif not self.announced:
-            # The epoch that crosses the budget is the last; it runs to its end.
             epochs = min(math.ceil(self.seconds / elapsed), self.last_epoch - epoch)
+            ends = "when the budget is spent" if epochs < self.last_epoch - epoch else "at the last epoch"
+            total = min(elapsed * epochs, self.seconds)
+            about = f"{total / 60:.0f} minutes" if total >= 90 else f"{total:.0f} s"
             say(
-                f"epoch {epoch + 1} took {elapsed:.0f} s: expect to stop after epoch {epoch + epochs} "
-                f"(about {elapsed * epochs / 60:.0f} minutes in all)"
+                f"epoch {epoch + 1} took {elapsed:.0f} s: expect to stop in epoch {epoch + epochs} (about {about} in all, {ends})"
             )
         self.announced = True
+
+
+class BudgetSchedule(keras.callbacks.Callback):
+    """A learning rate that follows the wall-clock budget: a linear warm-up over the
+    first `warmup_steps`, then a linear decay to `final_fraction` of the peak as the
+    budget runs out (budgeted training, Li et al., ICLR 2020: decaying to zero by the
+    end of the budget beats a fixed rate at every budget).
+
+    Progress is measured in seconds, not steps, because the steps a budget holds are
+    unknown until training runs; a resumed run schedules its own new budget.
+    """
+
+    def __init__(self, peak, seconds, warmup_steps=100, final_fraction=0.01):
+        super().__init__()
+        self.peak = peak
+        self.seconds = seconds
+        self.warmup_steps = warmup_steps
+        self.final_fraction = final_fraction
+        self.started = time.monotonic()
+        self.steps = 0
+
+    def rate(self, elapsed, steps):
+        """The learning rate after `elapsed` seconds and `steps` steps of this run."""
+        warmup = min(1.0, (steps + 1) / self.warmup_steps)
+        remaining = max(0.0, 1.0 - elapsed / self.seconds)
+        return self.peak * warmup * (self.final_fraction + (1.0 - self.final_fraction) * remaining)
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.model.optimizer.learning_rate = self.rate(time.monotonic() - self.started, self.steps)
+        self.steps += 1
 
 
 def monitor_for(model, config, validation, source_tokens, target_tokens, run, sample_size=200):
@@ -209,7 +251,20 @@ def load_splits(config, data_path):
     return data.split_pairs(pairs, config.validation_fraction, config.test_fraction, config.seed)
 
 
-def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_callbacks=(), strategy="default", explicit=()):
+SCHEDULES = ("budget", "constant")
+
+
+def train(
+    config,
+    out,
+    data_path=None,
+    time_budget=None,
+    verbose="auto",
+    extra_callbacks=(),
+    strategy="default",
+    explicit=(),
+    schedule="budget",
+):
     """Trains `config` into run directory `out`, resuming if it holds a checkpoint.
 
     Args:
@@ -217,7 +272,10 @@ def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_c
             is replaced by this one's, so a finished run can be extended.
         out: run directory path.
         data_path: corpus file; defaults to the bundled data/fra.txt.gz.
-        time_budget: seconds; stop after the epoch that crosses it.
+        time_budget: seconds; stop at the step that crosses it.
+        schedule: with a time budget, "budget" warms the learning rate up and decays
+            it to 1% of config.learning_rate as the budget runs out (BudgetSchedule);
+            "constant" keeps config.learning_rate. Without a budget it is constant.
         strategy: a name from seqlib.distribute.STRATEGIES; the global batch is
             config.batch_size times the number of replicas.
         explicit: names of config fields the user set (e.g. `max_pairs` from
@@ -227,11 +285,13 @@ def train(config, out, data_path=None, time_budget=None, verbose="auto", extra_c
         (keras.Model, keras History).
     """
     check_training_limits(config.epochs, time_budget)
+    if schedule not in SCHEDULES:
+        raise SeqlibError(f"unknown learning-rate schedule {schedule!r}: choose one of {', '.join(SCHEDULES)}")
     strategy = make_strategy(strategy)
     created = not Path(out).exists()
     try:
         run = prepare_run_directory(out)
-        return _train_locked(run, config, data_path, time_budget, verbose, extra_callbacks, strategy, explicit)
+        return _train_locked(run, config, data_path, time_budget, verbose, extra_callbacks, strategy, explicit, schedule)
     except BaseException:
         # A run that failed before writing anything (a bad corpus, say) leaves no
         # empty directory behind; anything written stays, to resume from.
@@ -250,7 +310,7 @@ def _ignored_settings(requested, saved, explicit):
     return ignored + [f"{key}={wanted[key]} (run: {kept.get(key)})" for key in explicit if wanted[key] != kept.get(key)]
 
 
-def _train_locked(run, config, data_path, time_budget, verbose, extra_callbacks, strategy, explicit):
+def _train_locked(run, config, data_path, time_budget, verbose, extra_callbacks, strategy, explicit, schedule):
     with training_lock(run):
         remove_partial_files(run)
         completed, checkpoint = run.latest_checkpoint()
@@ -358,6 +418,9 @@ def _train_locked(run, config, data_path, time_budget, verbose, extra_callbacks,
         ]
         if time_budget is not None:
             callbacks.append(TimeBudget(time_budget, last_epoch=config.epochs))
+            if schedule == "budget":
+                # First, so the rate is set before the step (Throughput logs what was used).
+                callbacks.insert(0, BudgetSchedule(config.learning_rate, time_budget))
         with fit_scope(model, strategy, next(iter(train_data))):
             history = model.fit(
                 train_data,

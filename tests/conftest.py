@@ -26,6 +26,25 @@ def run_seqlib(*args, input=None, cwd=ROOT, env=None, timeout=300):
     )
 
 
+def run_main_here(*args):
+    """`seqlib.cli.main(ARGS)` in this test process, where TensorFlow is already
+    imported (a subprocess spends about 8 s importing it). For commands whose
+    behaviour after the import is tested (resuming, say), not how a process starts
+    and ends. Returns what run_seqlib does: returncode, stdout and stderr as bytes."""
+    import contextlib
+    import io
+
+    from seqlib.cli import main
+
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        try:
+            status = main([str(arg) for arg in args])
+        except SystemExit as exit:  # argparse's usage errors
+            status = exit.code
+    return subprocess.CompletedProcess(args, status, stdout.getvalue().encode(), stderr.getvalue().encode())
+
+
 # main(ARGS) in a fresh interpreter that fails ("TensorFlow was imported", status 1)
 # if the command imported TensorFlow: proof that a check came before the slow import.
 WITHOUT_TENSORFLOW = """

@@ -214,6 +214,13 @@ def test_beam_top_k(capsys):
         return scores, tf.broadcast_to(tf.range(beam_width), tf.shape(scores)), tokens
 
     fails(check.beam_top_k, per_beam, "flatten (beam × vocab)")
+
+    def first_beam_only(candidate_scores, beam_width):
+        # A learner's mistake that passed before the strong beam moved away from beam 0.
+        scores, token = tf.math.top_k(candidate_scores[:, 0, :], k=beam_width)
+        return scores, tf.zeros_like(token), token
+
+    fails(check.beam_top_k, first_beam_only, "you searched the first beam only")
     fails(check.beam_top_k, lambda scores, k: beam_top_k(scores, k, divide_by=k), "parent = i // vocab_size")
     fails(check.beam_top_k, lambda scores, k: tuple(value[:, ::-1] for value in beam_top_k(scores, k)), "best first")
 

@@ -1,4 +1,5 @@
-"""The command line as a user runs it: subprocesses, exit codes, one line errors."""
+"""The command line as a user runs it: subprocesses, exit codes, one-line errors (and, where only
+what follows the TensorFlow import is tested, the same main() in the test process: run_main_here)."""
 
 import argparse
 import gzip
@@ -12,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, one_line_error, run_main_without_tensorflow, run_seqlib
+from conftest import ROOT, one_line_error, run_main_here, run_main_without_tensorflow, run_seqlib
 
 
 @pytest.fixture
@@ -49,7 +50,7 @@ def test_train_then_translate_from_stdin_keeps_lines_aligned(cli_run):
 
 @pytest.mark.core
 def test_translate_arguments_and_n_best(cli_run):
-    done = run_seqlib("translate", "--model", cli_run, "--beam", "3", "--n-best", "2", "Go.", "Hi.")
+    done = run_main_here("translate", "--model", cli_run, "--beam", "3", "--n-best", "2", "Go.", "Hi.")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     rows = [line.split("\t") for line in done.stdout.decode().splitlines()]
     assert [row[0] for row in rows] == ["0", "0", "1", "1"]
@@ -70,22 +71,22 @@ def test_inputs_longer_than_the_model_reads_are_named_with_a_warning(cli_run):
     ]
 
 
-def test_time_budget_stops_after_the_first_epoch(tmp_path):
+def test_time_budget_stops_at_the_first_step_and_checkpoints_it(tmp_path):
     run_dir = tmp_path / "run"
-    done = run_seqlib(
+    done = run_main_here(
         "train", "--config", "tiny", "--out", run_dir, "--epochs", "3", "--max-pairs", "600", "--time-budget", "0.001"
     )
     assert done.returncode == 0, done.stderr.decode()[-2000:]
-    assert b"time budget of 0.001 s reached after epoch 1" in done.stderr
+    assert b"time budget of 0.001 s reached in epoch 1, 1 steps into it" in done.stderr
     assert sorted(path.name for path in (run_dir / "checkpoints").iterdir()) == ["epoch-0001.weights.h5"]
 
 
 def test_resuming_says_which_new_settings_it_ignores(own_run):
-    done = run_seqlib("train", "--config", "tiny", "--out", own_run, "--epochs", "1", "--max-pairs", "500")
+    done = run_main_here("train", "--config", "tiny", "--out", own_run, "--epochs", "1", "--max-pairs", "500")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert b"ignoring max_pairs=500 (run: 2000)" in done.stderr
     # Settings the user did not give are not "ignored", even where the preset differs.
-    done = run_seqlib("train", "--config", "tiny", "--out", own_run, "--epochs", "1")
+    done = run_main_here("train", "--config", "tiny", "--out", own_run, "--epochs", "1")
     assert done.returncode == 0 and b"ignoring" not in done.stderr, done.stderr.decode()[-2000:]
 
 
@@ -256,14 +257,14 @@ def test_translate_into_head_ends_with_status_141(cli_run, tmp_path):
 
 @pytest.mark.core
 def test_evaluate_json(cli_run):
-    done = run_seqlib("evaluate", "--model", cli_run, "--json", "--limit", "20")
+    done = run_main_here("evaluate", "--model", cli_run, "--json", "--limit", "20")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     result = json.loads(done.stdout)
     for key in ("bleu", "chrf", "n", "decoding", "beam_width", "bleu_signature"):
         assert key in result
     assert result["n"] == 20
     assert (cli_run / "evaluations" / "greedy-first20.json").exists()
-    done = run_seqlib("evaluate", "--compare", cli_run)
+    done = run_main_here("evaluate", "--compare", cli_run)
     assert done.returncode == 0 and b"greedy" in done.stdout
 
 
@@ -289,7 +290,7 @@ def test_bad_corpus_for_train_and_evaluate(cli_run, tmp_path, content, message):
         ["train", "--config", "tiny", "--out", tmp_path / "run", "--data", corpus],
         ["evaluate", "--model", cli_run, "--pairs", corpus],
     ):
-        done = run_seqlib(*args)
+        done = run_main_without_tensorflow(*args)  # found before TensorFlow is imported
         assert done.returncode == 2, done.stderr.decode()[-2000:]
         line = one_line_error(done)
         assert message.decode() in line and str(corpus) in line
@@ -313,7 +314,7 @@ def cut_gzip(path):
 def test_missing_or_cut_corpus_is_a_one_line_error(tmp_path, name, make, message):
     corpus = tmp_path / name
     make(corpus)
-    done = run_seqlib("train", "--config", "tiny", "--out", tmp_path / "run", "--data", corpus, "--epochs", "1")
+    done = run_main_without_tensorflow("train", "--config", "tiny", "--out", tmp_path / "run", "--data", corpus, "--epochs", "1")
     assert done.returncode == 2, done.stderr.decode()[-2000:]
     line = one_line_error(done)
     assert str(corpus) in line and message in line
@@ -347,7 +348,7 @@ def test_bfloat16_projection_from_the_command_line(cli_run):
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     lines = done.stdout.decode().split("\n")
     assert len(lines) == 4 and lines[1] == "" and lines[0] and lines[2] and lines[3] == ""
-    done = run_seqlib("evaluate", "--model", cli_run, "--bfloat16", "--limit", "10", "--json")
+    done = run_main_here("evaluate", "--model", cli_run, "--bfloat16", "--limit", "10", "--json")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert json.loads(done.stdout)["bfloat16_projection"] is True
     assert (cli_run / "evaluations" / "greedy-first10-bfloat16.json").exists()

@@ -103,10 +103,10 @@ def test_use_drive_outside_colab_changes_nothing_and_says_so(no_gpu, capsys):
 def test_the_training_plan_names_the_epoch_cap_and_the_budget():
     assert course.training_plan(PRESETS["tiny"], None) == "all 3 epochs, no time limit"
     assert course.training_plan(PRESETS["cpu"], 1200) == (
-        "at most 40 epochs of 300 steps, stopping after the first epoch that ends past 20 minutes"
+        "at most 40 epochs of 300 steps, stopping when 20 minutes have passed, as the learning rate decays towards zero"
     )
     assert course.training_plan(PRESETS["gpu"], 45) == (
-        "at most 30 epochs of 300 steps, stopping after the first epoch that ends past 45 s"
+        "at most 30 epochs of 300 steps, stopping when 45 s have passed, as the learning rate decays towards zero"
     )
 
 
@@ -116,7 +116,7 @@ def test_labs_4_and_5_say_in_one_sentence_why_they_train_a_model_and_for_how_lon
     assert message == (
         "No model from lab 3 here: each Colab notebook runs on its own machine, so set USE_DRIVE = True in lab 3 "
         "and here to share it through Google Drive; training one now "
-        "(at most 30 epochs of 300 steps, stopping after the first epoch that ends past 10 minutes)."
+        "(at most 30 epochs of 300 steps, stopping when 10 minutes have passed, as the learning rate decays towards zero)."
     )
     on_drive = course.no_model_message(Path("/content/drive/MyDrive/seqlib/runs/lab-gpu"), gpu, 600)
     assert on_drive.startswith("No model from lab 3 in /content/drive/MyDrive/seqlib/runs/lab-gpu on your Drive: run lab 3 with")

@@ -1,4 +1,8 @@
-"""Bad run directories, interrupted and concurrent training: clear answers, nothing lost."""
+"""Bad run directories, interrupted and concurrent training: clear answers, nothing lost.
+
+Trainings that are killed run as `python -m seqlib` processes; what comes after (the
+rerun, the refusal, the error) runs through the same command line in this process
+(run_main_here), which spares a TensorFlow import each."""
 
 import json
 import os
@@ -11,7 +15,7 @@ import time
 import h5py
 import pytest
 import tensorflow as tf
-from conftest import ROOT, one_line_error, run_seqlib
+from conftest import ROOT, one_line_error, run_main_here, run_seqlib
 
 from seqlib.errors import SeqlibError
 from seqlib.rundir import RunDir
@@ -65,7 +69,7 @@ def test_kill_9_then_rerun_resumes_and_finishes(tmp_path, kill_after):
     completed, checkpoint = RunDir(run_dir).latest_checkpoint()
     if checkpoint is not None:
         h5py.File(checkpoint, "r").close()
-    done = run_seqlib(*TRAIN, "--out", run_dir, "--epochs", "2")
+    done = run_main_here(*TRAIN, "--out", run_dir, "--epochs", "2")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     if completed:
         assert f"resuming from epoch {completed}".encode() in done.stderr
@@ -85,7 +89,7 @@ def test_second_training_on_a_busy_run_is_refused_until_the_first_is_killed(tmp_
     process = start_training(run_dir, epochs=30)
     try:
         assert wait_for(lambda: (run_dir / "train.lock").exists())
-        done = run_seqlib(*TRAIN, "--out", run_dir, "--epochs", "2")
+        done = run_main_here(*TRAIN, "--out", run_dir, "--epochs", "2")
         assert done.returncode == 2, done.stderr.decode()[-2000:]
         assert f"in use by another training (process {process.pid})" in one_line_error(done)
     finally:
@@ -94,7 +98,7 @@ def test_second_training_on_a_busy_run_is_refused_until_the_first_is_killed(tmp_
     # kill -9 ran no clean-up, so train.lock is still there; the OS lock went with the process.
     assert (run_dir / "train.lock").exists()
     completed, _ = RunDir(run_dir).latest_checkpoint()
-    done = run_seqlib(*TRAIN, "--out", run_dir, "--epochs", completed + 1)
+    done = run_main_here(*TRAIN, "--out", run_dir, "--epochs", completed + 1)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert f"epoch-{completed + 1:04d}.weights.h5" in checkpoints(run_dir)
     assert not (run_dir / "train.lock").exists()
@@ -135,7 +139,7 @@ def test_kill_9_while_a_checkpoint_is_written_leaves_no_partial_file(tmp_path):
     whole = checkpoint.read_bytes()
     (run_dir / "checkpoints" / f"partial-epoch-{completed + 2:04d}.weights.h5").write_bytes(whole[: len(whole) // 2])
     (run_dir / "partial-model.keras").write_bytes(b"PK\x03\x04 cut short")
-    done = run_seqlib(*TRAIN, "--out", run_dir, "--epochs", completed + 1)
+    done = run_main_here(*TRAIN, "--out", run_dir, "--epochs", completed + 1)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert f"resuming from epoch {completed}".encode() in done.stderr
     assert checkpoints(run_dir) == [f"epoch-{completed + 1:04d}.weights.h5"]
@@ -158,7 +162,7 @@ def truncate(path):
 )
 def test_damaged_checkpoint_stops_a_resume_with_a_clear_message(finished_run, tmp_path, damage):
     run_dir = damaged_copy(finished_run, tmp_path, lambda d: damage(d / "checkpoints" / "epoch-0001.weights.h5"))
-    done = run_seqlib(*RESUME, "--out", run_dir, "--epochs", "2")
+    done = run_main_here(*RESUME, "--out", run_dir, "--epochs", "2")
     assert done.returncode == 2, done.stderr.decode()[-2000:]
     message = one_line_error(done)
     assert "epoch-0001.weights.h5: cannot resume from this checkpoint" in message and "delete it" in message
@@ -167,7 +171,7 @@ def test_damaged_checkpoint_stops_a_resume_with_a_clear_message(finished_run, tm
 
 def test_damaged_model_of_a_finished_run_is_a_clear_message(finished_run, tmp_path):
     run_dir = damaged_copy(finished_run, tmp_path, lambda d: (d / "model.keras").write_bytes(b"garbage"))
-    done = run_seqlib(*RESUME, "--out", run_dir, "--epochs", "1")
+    done = run_main_here(*RESUME, "--out", run_dir, "--epochs", "1")
     assert done.returncode == 2, done.stderr.decode()[-2000:]
     assert "model.keras: cannot load the model" in one_line_error(done)
 
@@ -202,7 +206,7 @@ def test_vocabulary_is_written_atomically(tmp_path):
 def test_unwritable_run_directory_fails_before_training(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    done = run_seqlib(*TRAIN, "--out", blocker / "run")
+    done = run_main_here(*TRAIN, "--out", blocker / "run")
     assert done.returncode == 2
     assert "cannot write the run directory" in one_line_error(done)
 
@@ -246,7 +250,7 @@ def damaged_copy(finished_run, tmp_path, damage):
 )
 def test_damaged_run_directories_get_a_clear_message(finished_run, tmp_path, damage, message):
     run_dir = damaged_copy(finished_run, tmp_path, damage)
-    done = run_seqlib("translate", "--model", run_dir, "Go.")
+    done = run_main_here("translate", "--model", run_dir, "Go.")
     assert done.returncode == 2, done.stderr.decode()[-2000:]
     assert message.decode() in one_line_error(done)
 
@@ -264,7 +268,7 @@ def test_odd_text_is_translated_as_valid_utf8(finished_run):
 @pytest.mark.parametrize("owner", ["999999", ""])
 def test_lock_file_left_by_a_killed_training_does_not_block(finished_run, tmp_path, owner):
     run_dir = damaged_copy(finished_run, tmp_path, lambda d: (d / "train.lock").write_text(owner))
-    done = run_seqlib(*RESUME, "--out", run_dir, "--epochs", "2")
+    done = run_main_here(*RESUME, "--out", run_dir, "--epochs", "2")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert b"resuming from epoch 1" in done.stderr
     assert os.path.exists(run_dir / "checkpoints" / "epoch-0002.weights.h5")

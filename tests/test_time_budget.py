@@ -1,4 +1,5 @@
-"""--time-budget: training stops after the epoch that crosses it, and says early when."""
+"""--time-budget: training stops at the step that crosses it, says early when, and the
+learning rate follows the budget (warm-up, then a linear decay as it runs out)."""
 
 import types
 
@@ -14,27 +15,79 @@ def clock(monkeypatch):
     return now
 
 
-def test_after_the_first_epoch_it_says_when_training_will_stop(clock, capsys):
-    budget = train.TimeBudget(650, last_epoch=30)
+def budget_on_a_model(seconds, last_epoch):
+    budget = train.TimeBudget(seconds, last_epoch=last_epoch)
     budget.set_model(types.SimpleNamespace(stop_training=False))
+    return budget
+
+
+def test_after_the_first_epoch_it_says_when_training_will_stop(clock, capsys):
+    budget = budget_on_a_model(650, last_epoch=30)
     clock.seconds = 100.0
     budget.on_epoch_end(0)
-    # 100 s an epoch: epochs 2-6 end before 650 s, epoch 7 crosses it and runs to its end.
-    assert "epoch 1 took 100 s: expect to stop after epoch 7 (about 12 minutes in all)" in capsys.readouterr().err
+    # 100 s an epoch: epochs 2-6 end before 650 s, and the budget runs out in epoch 7.
+    assert "epoch 1 took 100 s: expect to stop in epoch 7 (about 11 minutes in all, when the budget is spent)" in (
+        capsys.readouterr().err
+    )
     for epoch in range(1, 6):
-        clock.seconds += 100.0
+        for step in range(10):
+            clock.seconds += 10.0
+            budget.on_train_batch_end(step)
         budget.on_epoch_end(epoch)
         assert not budget.model.stop_training
     assert capsys.readouterr().err == "", "said once"
-    clock.seconds += 100.0
-    budget.on_epoch_end(6)
-    assert budget.model.stop_training
-    assert "time budget of 650 s reached after epoch 7 (700 s); stopping" in capsys.readouterr().err
+
+
+def test_the_step_that_crosses_the_budget_is_the_last(clock, capsys):
+    budget = budget_on_a_model(650, last_epoch=30)
+    clock.seconds = 600.0
+    budget.on_train_batch_end(0)
+    assert not budget.model.stop_training
+    clock.seconds = 651.0
+    budget.on_train_batch_end(1)
+    assert budget.model.stop_training, "Keras ends the epoch after this step"
+    budget.on_epoch_end(6)  # the shortened epoch is validated and checkpointed as usual
+    assert "time budget of 650 s reached in epoch 7, 2 steps into it (651 s); stopping" in capsys.readouterr().err
 
 
 def test_the_preset_epoch_cap_comes_first_when_it_is_sooner(clock, capsys):
-    budget = train.TimeBudget(3600, last_epoch=5)  # resumed at epoch 3 of 5
-    budget.set_model(types.SimpleNamespace(stop_training=False))
+    budget = budget_on_a_model(3600, last_epoch=5)  # resumed at epoch 3 of 5
     clock.seconds = 60.0
     budget.on_epoch_end(3)
-    assert "epoch 4 took 60 s: expect to stop after epoch 5 (about 2 minutes in all)" in capsys.readouterr().err
+    assert "epoch 4 took 60 s: expect to stop in epoch 5 (about 2 minutes in all, at the last epoch)" in capsys.readouterr().err
+
+
+def test_the_learning_rate_warms_up_then_decays_to_one_percent_as_the_budget_runs_out():
+    schedule = train.BudgetSchedule(peak=2e-3, seconds=1000, warmup_steps=100)
+    assert schedule.rate(elapsed=0, steps=0) == pytest.approx(2e-3 / 100)
+    assert schedule.rate(elapsed=5, steps=49) == pytest.approx(2e-3 * 0.5 * (0.01 + 0.99 * 0.995))
+    assert schedule.rate(elapsed=10, steps=99) == pytest.approx(2e-3 * (0.01 + 0.99 * 0.99))
+    # After the warm-up, linear in the time left, down to 1 % of the peak at the budget and after it.
+    rates = [schedule.rate(elapsed=seconds, steps=1000) for seconds in range(0, 1001, 100)]
+    assert rates == sorted(rates, reverse=True)
+    assert rates[5] == pytest.approx(2e-3 * (0.01 + 0.99 * 0.5))
+    assert rates[-1] == pytest.approx(2e-5)
+    assert schedule.rate(elapsed=5000, steps=5000) == pytest.approx(2e-5)
+
+
+def test_a_budgeted_training_sets_the_rate_each_step(tmp_path):
+    import keras
+
+    from seqlib.config import PRESETS
+
+    class Rates(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.seen = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.seen.append(float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)))
+
+    config = PRESETS["tiny"].replace(epochs=1, max_pairs=300)
+    budgeted = Rates()
+    train.train(config, tmp_path / "budget", time_budget=3600, verbose=0, extra_callbacks=[budgeted])
+    assert len(budgeted.seen) > 2
+    # Still warming up: each step's rate is higher than the last, and below the preset's.
+    assert budgeted.seen == sorted(budgeted.seen) and budgeted.seen[-1] < config.learning_rate
+    with pytest.raises(train.SeqlibError, match="unknown learning-rate schedule 'cosine'"):
+        train.train(config, tmp_path / "other", time_budget=10, schedule="cosine")
