@@ -101,7 +101,9 @@ def tutorial_flops_per_target_token(source_to_target_ratio=1.0, mean_source_leng
     units, vocab = tutorial_model.UNITS, tutorial_model.VOCABULARY_SIZE
     gru = 3 * (units * units + units * units)
     encoder = 2 * gru
-    attention = 2 * units * units + 2 * mean_source_length * units + 2 * mean_source_length * units * units
+    # Query and output projections a target token; key and value projections a source
+    # token (so scaled by the length ratio); scores and weighted sum over the source.
+    attention = 2 * units * units + source_to_target_ratio * 2 * units * units + 2 * mean_source_length * units
     decoder = gru + attention + units * vocab
     return 3 * 2 * (decoder + source_to_target_ratio * encoder)
 

@@ -10,6 +10,7 @@ The config's batch_size is per replica; the global batch is batch_size × replic
 
 import contextlib
 
+import keras
 import tensorflow as tf
 
 from seqlib.errors import SeqlibError
@@ -42,7 +43,7 @@ def make_strategy(name="default"):
 def fit_scope(model, strategy, example_batch):
     """The context `model.fit` runs in under `strategy`.
 
-    Keras 3 (3.10 to 3.13 at least) cannot fit under MultiWorkerMirroredStrategy
+    Keras 3 (3.10 to 3.15 at least) cannot fit under MultiWorkerMirroredStrategy
     (tensorflow/tensorflow#72388): fit() first averages a whole input batch
     across replicas with `strategy.reduce`, which fails on a nest of batches
     ("Attempt to convert a value (PerReplica: ...)"), and every step averages
@@ -62,6 +63,11 @@ def fit_scope(model, strategy, example_batch):
         return
     from keras.src.backend.tensorflow import trainer as keras_trainer
 
+    if not (hasattr(keras_trainer, "reduce_per_replica") and hasattr(model, "_symbolic_build")):
+        raise SeqlibError(
+            f"--strategy multiworker: this Keras ({keras.__version__}) is not one seqlib's work-around "
+            "for Keras's multi-worker fit knows (written against 3.10 and 3.15)"
+        )
     with strategy.scope():
         model._symbolic_build(data_batch=example_batch)
     model._distribute_strategy = None

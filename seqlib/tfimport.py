@@ -129,3 +129,7 @@ def _import_tensorflow():
     import tensorflow_text  # noqa: F401  here, so its errors and log are handled as TensorFlow's
 
     tf.config.list_physical_devices()  # CUDA probing logs here, not at import
+    # With oneDNN on an AVX2-only CPU (seqlib.hardware), the first transpose of a bool
+    # tensor (Keras's RNN masks do one) logs, once a process, that oneDNN leaves bools to
+    # Eigen: have it logged here, where the native log is captured.
+    tf.transpose(tf.zeros([1, 2], tf.bool))

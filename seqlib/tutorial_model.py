@@ -10,7 +10,7 @@ that the bench compares against what a learner would otherwise build:
 - a 256-unit bidirectional GRU encoder whose two directions are summed;
 - one-head cross-attention (`MultiHeadAttention`, residual + LayerNormalization);
 - a 256-unit GRU decoder starting from a zero state, and a dense projection;
-- Adam with Keras defaults, batch 64, masked cross-entropy;
+- Adam with Keras defaults, batch 64, masked cross-entropy, masked accuracy and loss as metrics;
 - greedy decoding in one tf.function: a loop over `tf.range(max_length)` (a
   tf.while_loop after autograph) that stops when every sentence has ended,
   re-running the decoder on one token with its GRU state each step.
@@ -55,7 +55,9 @@ class CrossAttention(keras.layers.Layer):
         self.norm = keras.layers.LayerNormalization()
 
     def call(self, x, context):
-        attended = self.attention(query=x, value=context)
+        attended, scores = self.attention(query=x, value=context, return_attention_scores=True)
+        # Kept for its plots, as the tutorial does: (batch, t, s), averaged over heads.
+        self.last_attention_weights = tf.reduce_mean(scores, axis=1)
         return self.norm(x + attended)
 
 
@@ -99,9 +101,16 @@ def masked_loss(target_out, logits):
     return tf.reduce_sum(losses * mask) / tf.reduce_sum(mask)
 
 
+def masked_accuracy(target_out, logits):
+    predicted = tf.cast(tf.argmax(logits, axis=-1), target_out.dtype)
+    mask = tf.cast(target_out != 0, tf.float32)
+    return tf.reduce_sum(tf.cast(predicted == target_out, tf.float32) * mask) / tf.reduce_sum(mask)
+
+
 def build(source_vectorizer, target_vectorizer):
+    """The model compiled as the tutorial compiles it (its loss also as a metric)."""
     model = TutorialTranslator(source_vectorizer.vocabulary_size(), target_vectorizer.vocabulary_size())
-    model.compile(optimizer="adam", loss=masked_loss)
+    model.compile(optimizer="adam", loss=masked_loss, metrics=[masked_accuracy, masked_loss])
     return model
 
 

@@ -5,6 +5,7 @@ import argparse
 import gzip
 import json
 import os
+import re
 import select
 import shutil
 import subprocess
@@ -78,6 +79,10 @@ def test_time_budget_stops_at_the_first_step_and_checkpoints_it(tmp_path):
     )
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert b"time budget of 0.001 s reached in epoch 1, 1 steps into it" in done.stderr
+    # The rate followed the budget: one step into the 100-step warm-up, with the budget
+    # spent, so 1/100 of 1 % of the preset's 3e-3 (the epoch line logs the rate used).
+    rate = float(re.search(rb"learning_rate: ([0-9.e+-]+)", done.stdout).group(1))
+    assert rate == pytest.approx(3e-3 / 100 * 0.01, rel=0.05)
     assert sorted(path.name for path in (run_dir / "checkpoints").iterdir()) == ["epoch-0001.weights.h5"]
 
 

@@ -17,13 +17,13 @@ SENTENCES = ["I am cold.", "Go.", "Who are you?"]
 
 @pytest.fixture(scope="module")
 def gpu_run(tmp_path_factory):
-    """`train --config gpu --max-pairs 300 --epochs 1`, then resumed for a second epoch."""
+    """`train --config gpu --max-pairs 250 --epochs 1`, then resumed for a second epoch."""
     import keras
 
     from seqlib.train import train
 
     run_dir = tmp_path_factory.mktemp("gpu_path") / "run"
-    config = PRESETS["gpu"].replace(max_pairs=300)  # an epoch: at most 300 steps or one pass (2 steps here)
+    config = PRESETS["gpu"].replace(max_pairs=250)  # an epoch: at most 300 steps or one pass (1 step here)
     _, first = train(config.replace(epochs=1), run_dir, verbose=0)
     _, resumed = train(config.replace(epochs=2), run_dir, verbose=0)
     assert keras.mixed_precision.global_policy().name == "float32", "training left its policy behind"

@@ -51,7 +51,7 @@ model = compile_model(build_training_model(config, 300, 400), config)
 rng = np.random.default_rng(7)
 context = rng.integers(1, 300, (16, 9)).astype("int32")
 target = rng.integers(1, 400, (16, 11)).astype("int32")
-losses = [float(model.train_on_batch((context, target[:, :-1]), target[:, 1:])) for _ in range(3)]
+losses = [float(model.train_on_batch((context, target[:, :-1]), target[:, 1:], return_dict=True)["loss"]) for _ in range(3)]
 logits = model((context, target[:, :-1])).numpy()
 print(json.dumps({"losses": losses, "logits": logits[:4, :5, :50].tolist()}))
 """
