@@ -248,7 +248,7 @@ def run_train(args):
             # Every line training will read, checked before the slow import (a bad line is an
             # error in about a second, not after TensorFlow's 8); a resumed run reads its own corpus.
             read_pairs(args.data, max_pairs=args.max_pairs if args.max_pairs is not None else config.max_pairs)
-    load_tensorflow()
+    load_tensorflow(collective_ops=args.strategy == "multiworker")
     from seqlib.train import train
 
     if args.epochs is not None:

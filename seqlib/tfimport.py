@@ -37,12 +37,15 @@ class MissingDependency(SeqlibError):
     """TensorFlow or tensorflow-text is not installed, or cannot load on this machine."""
 
 
-def load_tensorflow(for_serving=False):
+def load_tensorflow(for_serving=False, collective_ops=False):
     """Imports TensorFlow and tensorflow-text for a command.
 
     Args:
         for_serving: the command only loads and runs a trained model (translate,
             export), so Keras's optional plotting and DataFrame support are left out.
+        collective_ops: the command will configure collective ops (multi-worker
+            training), which TensorFlow allows only before the first op runs, so
+            no op runs here (oneDNN's note on bools may then reach stderr).
 
     Raises:
         MissingDependency: one of them is not installed (looked up before the
@@ -61,12 +64,12 @@ def load_tensorflow(for_serving=False):
     hidden = SERVING_NEEDS_NOT if for_serving else ()
     try:
         try:
-            import_tensorflow_quietly(hidden)
+            import_tensorflow_quietly(hidden, run_an_op=not collective_ops)
         except ImportError:
             if not hidden:
                 raise
             # Perhaps a Keras that needs what we hid: import everything as it comes.
-            import_tensorflow_quietly()
+            import_tensorflow_quietly(run_an_op=not collective_ops)
     except Exception as error:  # a wrong build raises ImportError, a version mismatch NotFoundError
         raise MissingDependency(
             f"TensorFlow or tensorflow-text cannot be loaded ({type(error).__name__}: {first_line(error)}): "
@@ -88,22 +91,24 @@ def modules_hidden(names):
                 del sys.modules[name]
 
 
-def import_tensorflow_quietly(hidden=()):
+def import_tensorflow_quietly(hidden=(), run_an_op=True):
     """Imports TensorFlow and tensorflow-text and probes devices with standard error
     captured, then passes on every captured line except the native start-up log.
 
     Args:
         hidden: optional modules Keras should find missing (see SERVING_NEEDS_NOT).
+        run_an_op: run one bool transpose while standard error is captured (see
+            _import_tensorflow); False before multi-worker training.
     """
     if os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") in ("0", "1"):
         with modules_hidden(hidden):
-            _import_tensorflow()  # the user asked to see TensorFlow's log
+            _import_tensorflow(run_an_op)  # the user asked to see TensorFlow's log
         return
     try:
         captured = tempfile.TemporaryFile()
     except OSError:  # nowhere to capture to: better noisy than broken
         with modules_hidden(hidden):
-            _import_tensorflow()
+            _import_tensorflow(run_an_op)
         return
     # A file, not a pipe: nothing reads a pipe while the import holds the GIL.
     # Should TensorFlow abort the process while loading, its last words are lost.
@@ -113,7 +118,7 @@ def import_tensorflow_quietly(hidden=()):
         os.dup2(captured.fileno(), 2)
         try:
             with modules_hidden(hidden):
-                _import_tensorflow()
+                _import_tensorflow(run_an_op)
         finally:
             sys.stderr.flush()
             os.dup2(saved, 2)
@@ -124,7 +129,7 @@ def import_tensorflow_quietly(hidden=()):
                     sys.stderr.write(line)
 
 
-def _import_tensorflow():
+def _import_tensorflow(run_an_op=True):
     import tensorflow as tf
     import tensorflow_text  # noqa: F401  here, so its errors and log are handled as TensorFlow's
 
@@ -132,4 +137,5 @@ def _import_tensorflow():
     # With oneDNN on an AVX2-only CPU (seqlib.hardware), the first transpose of a bool
     # tensor (Keras's RNN masks do one) logs, once a process, that oneDNN leaves bools to
     # Eigen: have it logged here, where the native log is captured.
-    tf.transpose(tf.zeros([1, 2], tf.bool))
+    if run_an_op:
+        tf.transpose(tf.zeros([1, 2], tf.bool))

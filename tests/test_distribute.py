@@ -62,14 +62,16 @@ def free_ports(count):
     return ports
 
 
-# What `python -m seqlib train --config tiny --strategy multiworker` runs, with the
-# config above; TF_CONFIG names the cluster and this worker, as in the README.
-WORKER = f"""
+# `python -m seqlib train --config tiny --max-pairs 2000 --strategy multiworker --epochs N
+# --out RUN_DIR`, through the command line's own main(), with the tiny preset given the
+# 10-step epochs above; TF_CONFIG names the cluster and this worker, as in the README.
+WORKER = """
 import sys
-from seqlib.config import PRESETS
-from seqlib.train import train
-train({CONFIG}.replace(epochs=int(sys.argv[2])), sys.argv[1], verbose=2, strategy="multiworker")
-"""
+from seqlib import config
+config.PRESETS["tiny"] = CONFIG
+from seqlib.cli import main
+sys.exit(main(["train", "--config", "tiny", "--strategy", "multiworker", "--out", sys.argv[1], "--epochs", sys.argv[2]]))
+""".replace("CONFIG", CONFIG.replace("PRESETS", "config.PRESETS"))
 
 
 def start_workers(run_dirs, ports, epochs):
