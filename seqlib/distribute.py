@@ -40,7 +40,7 @@ def make_strategy(name="default"):
 
 
 @contextlib.contextmanager
-def fit_scope(model, strategy, example_batch):
+def fit_scope(model, strategy, dataset):
     """The context `model.fit` runs in under `strategy`.
 
     Keras 3 (3.10 to 3.15 at least) cannot fit under MultiWorkerMirroredStrategy
@@ -56,7 +56,8 @@ def fit_scope(model, strategy, example_batch):
 
     Args:
         model: a compiled keras.Model created under `strategy.scope()`.
-        example_batch: ((context (batch, s), target_in (batch, t)), target_out (batch, t)).
+        dataset: the training tf.data.Dataset of ((context (batch, s), target_in (batch, t)),
+            target_out (batch, t)); one batch of it builds the model.
     """
     if not isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         yield
@@ -69,7 +70,7 @@ def fit_scope(model, strategy, example_batch):
             "for Keras's multi-worker fit knows (written against 3.10 and 3.15)"
         )
     with strategy.scope():
-        model._symbolic_build(data_batch=example_batch)
+        model._symbolic_build(data_batch=next(iter(dataset)))
     model._distribute_strategy = None
     keras_reduce = keras_trainer.reduce_per_replica
 

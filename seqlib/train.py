@@ -421,7 +421,7 @@ def _train_locked(run, config, data_path, time_budget, verbose, extra_callbacks,
             if schedule == "budget":
                 # First, so the rate is set before the step (Throughput logs what was used).
                 callbacks.insert(0, BudgetSchedule(config.learning_rate, time_budget))
-        with fit_scope(model, strategy, next(iter(train_data))):
+        with fit_scope(model, strategy, train_data):
             history = model.fit(
                 train_data,
                 epochs=config.epochs,
