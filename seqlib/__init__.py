@@ -8,7 +8,7 @@ model → search → translator. For notebooks, the package itself offers
 from seqlib.hardware import choose_onednn
 
 # Before anything imports TensorFlow: its faster oneDNN kernels on AVX2-only CPUs too
-# (see seqlib/hardware.py; TF_ENABLE_ONEDNN_OPTS=0 keeps TensorFlow's default).
+# (see seqlib/hardware.py); a TF_ENABLE_ONEDNN_OPTS the user set is left as it is.
 choose_onednn()
 
 # Names offered at the package level, and the module each lives in. They are
