@@ -232,14 +232,14 @@ def run(quick=False, model_dir=None, preset="cpu", train_seconds=None):
         except Exception as error:  # XLA may refuse a graph; report it, do not hide it
             report["train_tokens_per_s"][name] = f"failed: {type(error).__name__}: {str(error)[:200]}"
     tutorial, tutorial_tokens_per_s = train_tutorial(pairs, seconds)
-    flops = training_flops_per_target_token(config)
+    flops, tutorial_flops = training_flops_per_target_token(config), tutorial_flops_per_target_token()
     ours = max(v for v in report["train_tokens_per_s"].values() if isinstance(v, int | float))
     report["model_flops_per_target_token"] = round(flops)
     report["fraction_of_matmul_peak"] = round(ours * flops / (peak * 1e9), 3)
     report["baseline"] = {
         "train_tokens_per_s": round(tutorial_tokens_per_s),
-        "model_flops_per_target_token": round(tutorial_flops_per_target_token()),
-        "fraction_of_matmul_peak": round(tutorial_tokens_per_s * tutorial_flops_per_target_token() / (peak * 1e9), 3),
+        "model_flops_per_target_token": round(tutorial_flops),
+        "fraction_of_matmul_peak": round(tutorial_tokens_per_s * tutorial_flops / (peak * 1e9), 3),
     }
 
     # Decoding: a trained run decodes its own test sentences; without one, the
@@ -260,18 +260,23 @@ def run(quick=False, model_dir=None, preset="cpu", train_seconds=None):
     def each(translate, inputs):
         return lambda: [translate(text)["translation"].numpy() for text in inputs]
 
+    def batch1_ms(translate):
+        """Mean ms a sentence, one sentence at a time."""
+        return round(1000 * timed(each(translate, singles), repeats) / len(singles), 2)
+
+    def batch64_sentences_per_s(translate):
+        return 64 / (timed(each(translate, batches), repeats) / len(batches))
+
     def ours_greedy(text):
         return translator.greedy(text, length)
 
     report["first_call_s"] = first_call_s(lambda: ours_greedy(singles[0])["translation"].numpy())
     report["baseline"]["first_call_s"] = first_call_s(lambda: tutorial.translate(singles[0])["translation"].numpy())
-    report["greedy_batch1_ms"] = round(1000 * timed(each(ours_greedy, singles), repeats) / len(singles), 2)
-    report["baseline"]["greedy_batch1_ms"] = round(1000 * timed(each(tutorial.translate, singles), repeats) / len(singles), 2)
-    greedy_64 = 64 / (timed(each(ours_greedy, batches), repeats) / len(batches))
+    report["greedy_batch1_ms"] = batch1_ms(ours_greedy)
+    report["baseline"]["greedy_batch1_ms"] = batch1_ms(tutorial.translate)
+    greedy_64 = batch64_sentences_per_s(ours_greedy)
     report["greedy_sentences_per_s"] = {"batch_64": round(greedy_64, 1)}
-    report["baseline"]["greedy_batch_64_sentences_per_s"] = round(
-        64 / (timed(each(tutorial.translate, batches), repeats) / len(batches)), 1
-    )
+    report["baseline"]["greedy_batch_64_sentences_per_s"] = round(batch64_sentences_per_s(tutorial.translate), 1)
     report["mean_output_words"] = {
         "seqlib": _mean_words([ours_greedy(text)["translation"] for text in batches]),
         "baseline": _mean_words([tutorial.translate(text)["translation"] for text in batches]),
@@ -288,10 +293,8 @@ def run(quick=False, model_dir=None, preset="cpu", train_seconds=None):
             return xla_translator.greedy(text, length)
 
         report["first_call_xla_s"] = first_call_s(lambda: xla_greedy(singles[0])["translation"].numpy())
-        report["greedy_batch1_ms_xla"] = round(1000 * timed(each(xla_greedy, singles), repeats) / len(singles), 2)
-        report["greedy_sentences_per_s"]["batch_64_xla"] = round(
-            64 / (timed(each(xla_greedy, batches), repeats) / len(batches)), 1
-        )
+        report["greedy_batch1_ms_xla"] = batch1_ms(xla_greedy)
+        report["greedy_sentences_per_s"]["batch_64_xla"] = round(batch64_sentences_per_s(xla_greedy), 1)
         context = translator.vectorize(batches[0])
         max_length = 2 * int(context.shape[1]) + 10
         eager_64 = timed(lambda: eager_greedy(_inference_models(translator), context, max_length), 1)
@@ -308,12 +311,7 @@ def run(quick=False, model_dir=None, preset="cpu", train_seconds=None):
             else build_translator(trained, config, source_vocab, target_vocab, bfloat16_projection=True)
         )
         report["greedy_sentences_per_s"]["batch_64_bfloat16_projection"] = round(
-            64
-            / (
-                timed(each(lambda text: projections["_bfloat16_projection"].greedy(text, length), batches), repeats)
-                / len(batches)
-            ),
-            1,
+            batch64_sentences_per_s(lambda text: projections["_bfloat16_projection"].greedy(text, length)), 1
         )
     report["beam_sentences_per_s"] = {}
     for width in (4,) if quick else (4, 8):
