@@ -243,10 +243,11 @@ def run_train(args):
     if args.data is not None:
         from seqlib.data import check_corpus_file, read_pairs  # pandas, not TensorFlow: quick before the slow import
 
-        check_corpus_file(args.data)
-        if not resuming:
-            # Every line training will read, checked before the slow import (a bad line is an
-            # error in about a second, not after TensorFlow's 8); a resumed run reads its own corpus.
+        if resuming:
+            check_corpus_file(args.data)  # a resumed run reads its own corpus
+        else:
+            # Every line training will read (and the file itself), checked before the slow
+            # import: a bad line is an error in about a second, not after TensorFlow's 8.
             read_pairs(args.data, max_pairs=args.max_pairs if args.max_pairs is not None else config.max_pairs)
     load_tensorflow(collective_ops=args.strategy == "multiworker")
     from seqlib.train import train
