@@ -121,8 +121,8 @@ class TutorialGreedy(tf.Module):
         super().__init__()
         self.model = model
         self.source_vectorizer = source_vectorizer
-        self.words = tf.constant(target_vectorizer.get_vocabulary())
         vocabulary = target_vectorizer.get_vocabulary()
+        self.words = tf.constant(vocabulary)
         self.start_id, self.end_id = vocabulary.index("[START]"), vocabulary.index("[END]")
         self.max_length = max_length
 
