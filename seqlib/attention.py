@@ -3,6 +3,10 @@
 import keras
 from keras import ops
 
+# The score of a position no query may see: large and finite, so a row with
+# nothing visible (an empty input) gets uniform weights instead of NaN.
+NEG_INF = -1e9
+
 
 @keras.saving.register_keras_serializable(package="seqlib")
 class LuongAttention(keras.layers.Layer):
@@ -37,9 +41,8 @@ class LuongAttention(keras.layers.Layer):
         """
         scores = ops.matmul(query, ops.transpose(keys, (0, 2, 1)))
         source_mask = ops.expand_dims(ops.not_equal(source_tokens, 0), 1)
-        # A large negative number, not -inf: an all-padding row (empty input) then
-        # gets uniform weights instead of NaN.
-        scores = ops.where(source_mask, scores, ops.cast(-1e9 if scores.dtype == "float32" else -6e4, scores.dtype))
+        # float16 cannot hold NEG_INF; -6e4 is near its lowest.
+        scores = ops.where(source_mask, scores, ops.cast(NEG_INF if scores.dtype == "float32" else -6e4, scores.dtype))
         weights = ops.softmax(scores, axis=-1)
         context = ops.matmul(weights, values)
         return context, weights

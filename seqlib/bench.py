@@ -19,12 +19,13 @@ import numpy as np
 import tensorflow as tf
 
 from seqlib import data, search, tutorial_model, vocabulary
+from seqlib.architectures import build_training_model
 from seqlib.config import get_preset
+from seqlib.conventions import DEFAULT_ALPHA, END_ID, START_ID, automatic_max_length
 from seqlib.hardware import cpu_description
-from seqlib.model import InferenceModels, build_training_model, compile_model, cudnn_eligible
+from seqlib.model import compile_model, cudnn_eligible
 from seqlib.pipeline import keep_shorter_than, make_dataset, vectorize_pairs
 from seqlib.rundir import build_translator, load_translator
-from seqlib.vocabulary import END_ID, START_ID
 
 
 def gpu_description():
@@ -157,13 +158,13 @@ def train_tutorial(pairs, seconds):
     return tutorial_model.TutorialGreedy(model, source_vectorizer, target_vectorizer), tokens_per_s
 
 
-def eager_greedy(models, context, max_length):
+def eager_greedy(translator, context, max_length):
     """The TF-tutorial way: a Python loop calling the decoder step eagerly."""
-    encoder_outputs, keys, state = models.encoder(context)
+    state = translator.encode(context)
     tokens = tf.fill([context.shape[0]], START_ID)
     done = np.zeros(context.shape[0], bool)
     for _ in range(max_length):
-        logits, state, _ = models.decoder_step([tokens, state, encoder_outputs, keys, context])
+        logits, state = translator.step(tokens, state)
         tokens = tf.cast(tf.argmax(logits, axis=-1), tf.int32)
         done |= tokens.numpy() == END_ID
         if done.all():
@@ -268,7 +269,8 @@ def run(quick=False, model_dir=None, preset="cpu", train_seconds=None):
         return 64 / (timed(each(translate, batches), repeats) / len(batches))
 
     def ours_greedy(text):
-        return translator.greedy(text, length)
+        # The tutorial's shape, {"translation": (batch,)}, so one timing helper serves both.
+        return {"translation": translator.greedy(text, length)["translations"][:, 0]}
 
     report["first_call_s"] = first_call_s(lambda: ours_greedy(singles[0])["translation"].numpy())
     report["baseline"]["first_call_s"] = first_call_s(lambda: tutorial.translate(singles[0])["translation"].numpy())
@@ -290,14 +292,14 @@ def run(quick=False, model_dir=None, preset="cpu", train_seconds=None):
         )
 
         def xla_greedy(text):
-            return xla_translator.greedy(text, length)
+            return {"translation": xla_translator.greedy(text, length)["translations"][:, 0]}
 
         report["first_call_xla_s"] = first_call_s(lambda: xla_greedy(singles[0])["translation"].numpy())
         report["greedy_batch1_ms_xla"] = batch1_ms(xla_greedy)
         report["greedy_sentences_per_s"]["batch_64_xla"] = round(batch64_sentences_per_s(xla_greedy), 1)
         context = translator.vectorize(batches[0])
-        max_length = 2 * int(context.shape[1]) + 10
-        eager_64 = timed(lambda: eager_greedy(_inference_models(translator), context, max_length), 1)
+        max_length = automatic_max_length(int(context.shape[1]))
+        eager_64 = timed(lambda: eager_greedy(translator, context, max_length), 1)
         report["greedy_sentences_per_s"]["batch_64_eager_python_loop"] = round(64 / eager_64, 1)
         report["greedy_sentences_per_s"].update(_numeric_greedy(translator, context, max_length, repeats))
 
@@ -311,7 +313,10 @@ def run(quick=False, model_dir=None, preset="cpu", train_seconds=None):
             else build_translator(trained, config, source_vocab, target_vocab, bfloat16_projection=True)
         )
         report["greedy_sentences_per_s"]["batch_64_bfloat16_projection"] = round(
-            batch64_sentences_per_s(lambda text: projections["_bfloat16_projection"].greedy(text, length)), 1
+            batch64_sentences_per_s(
+                lambda text: {"translation": projections["_bfloat16_projection"].greedy(text, length)["translations"][:, 0]}
+            ),
+            1,
         )
     report["beam_sentences_per_s"] = {}
     for width in (4,) if quick else (4, 8):
@@ -319,7 +324,7 @@ def run(quick=False, model_dir=None, preset="cpu", train_seconds=None):
 
             def beam_all(width=width, beam_translator=beam_translator):
                 for text in batches:
-                    beam_translator.beam(text, tf.constant(width), tf.constant(1), tf.constant(0.6), length)[
+                    beam_translator.beam(text, tf.constant(width), tf.constant(1), tf.constant(DEFAULT_ALPHA), length)[
                         "translations"
                     ].numpy()
 
@@ -347,20 +352,13 @@ def _mean_words(translations):
     return round(sum(words) / max(len(words), 1), 2)
 
 
-def _inference_models(translator):
-    return InferenceModels(
-        encoder=translator.encoder, decoder_step=translator.decoder_step, decoder_features=translator.decoder_features
-    )
-
-
 def _numeric_greedy(translator, context, max_length, repeats):
     """Greedy search's numeric part (encoder + loop, no string ops) in sentences/s:
     every sentence kept until the longest ends, finished ones dropped (the
     translator's default), and XLA (fixed shapes, so every sentence kept)."""
 
     def decode(context, drop_finished, fixed_length):
-        step, state = translator._start(context)
-        start = tf.fill([tf.shape(context)[0]], START_ID)
+        step, state, start = translator._start(context)
         result = search.greedy_search(
             step, state, start, END_ID, tf.constant(max_length), fixed_length=fixed_length, drop_finished=drop_finished
         )

@@ -16,10 +16,11 @@ an exercise notebook fails exactly at its TODOs and nowhere else.
 
 import numpy as np
 
+from seqlib.conventions import END_ID as _END_ID
+from seqlib.conventions import START_ID as _START_ID
+
 # Small shapes keep every check well under a second on a laptop CPU.
 _SEED = 20240611
-_START_ID = 2
-_END_ID = 3
 # Values continue under their label, aligned with its first line.
 _INDENT = " " * 12
 

@@ -14,7 +14,9 @@ import sys
 import warnings
 
 from seqlib import quiz
+from seqlib.architectures import ARCHITECTURES
 from seqlib.config import PRESETS, check_training_limits, get_preset
+from seqlib.conventions import DEFAULT_ALPHA
 from seqlib.errors import SeqlibError
 from seqlib.lines import InputLines
 from seqlib.rundir import RunDir, load_translator
@@ -90,6 +92,7 @@ def positive_int(text):
     return value
 
 
+ALPHA_HELP = f"beam search length penalty exponent (default {DEFAULT_ALPHA})"
 BFLOAT16_HELP = (
     "project onto the vocabulary in bfloat16: beam search 15-25%% faster on CPUs with AMX/AVX512-BF16 "
     "(greedy about the same), slower elsewhere; a near tie between two words may go the other way"
@@ -97,12 +100,17 @@ BFLOAT16_HELP = (
 
 
 def build_parser():
-    parser = OneLineParser(prog=PROG, description="Train and use an English→French GRU translator.")
+    parser = OneLineParser(prog=PROG, description="Train and use an English→French translator (GRU or transformer).")
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     parser.verb_parsers = verbs.choices
 
     train = verbs.add_parser("train", help="train a model into a run directory (resumes if it exists)")
     train.add_argument("--config", required=True, metavar="PRESET", help=f"preset: {', '.join(PRESETS)}")
+    train.add_argument(
+        "--arch",
+        choices=ARCHITECTURES,
+        help="model family (default gru); the preset sizes it; saved in the run, which every other verb reads",
+    )
     train.add_argument(
         "--out", required=True, metavar="RUN_DIR", help="run directory (created; resumed if it holds a checkpoint)"
     )
@@ -138,7 +146,7 @@ def build_parser():
     translate.add_argument("--model", required=True, metavar="RUN_DIR", help="run directory of a trained model")
     translate.add_argument("--beam", type=int, metavar="K", help="beam search with K beams (default: greedy)")
     translate.add_argument("--n-best", type=int, metavar="N", help="print N hypotheses a sentence: INDEX<TAB>SCORE<TAB>TEXT")
-    translate.add_argument("--alpha", type=float, default=0.6, help="beam search length penalty exponent (default 0.6)")
+    translate.add_argument("--alpha", type=float, default=DEFAULT_ALPHA, help=ALPHA_HELP)
     translate.add_argument("--temperature", type=float, metavar="T", help="sample with this temperature instead of searching")
     translate.add_argument("--top-k", type=int, default=0, metavar="K", help="sample only among the K most probable tokens")
     translate.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
@@ -157,7 +165,7 @@ def build_parser():
     evaluate.add_argument("--model", metavar="RUN_DIR", help="run directory to evaluate")
     evaluate.add_argument("--pairs", metavar="FILE", help="English<TAB>French file; lines sharing a source are its references")
     evaluate.add_argument("--beam", type=int, metavar="K", help="beam search with K beams (default: greedy)")
-    evaluate.add_argument("--alpha", type=float, default=0.6, help="beam search length penalty exponent (default 0.6)")
+    evaluate.add_argument("--alpha", type=float, default=DEFAULT_ALPHA, help=ALPHA_HELP)
     evaluate.add_argument("--limit", type=positive_int, metavar="N", help="only the first N distinct sources")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object instead of a summary")
     evaluate.add_argument("--bfloat16", action="store_true", help=BFLOAT16_HELP)
@@ -234,7 +242,7 @@ def run(args):
 
 
 def run_train(args):
-    config = get_preset(args.config)
+    config = get_preset(args.config, args.arch or "gru")
     check_training_limits(args.epochs, args.time_budget)
     run = RunDir(args.out)
     resuming = run.path.exists() and (not run.path.is_dir() or run.config_file.exists())
@@ -264,7 +272,7 @@ def run_train(args):
         schedule=args.schedule,
         verbose=2 if not sys.stderr.isatty() else "auto",
         strategy=args.strategy,
-        explicit=("max_pairs",) if args.max_pairs is not None else (),
+        explicit=tuple(name for name, value in (("max_pairs", args.max_pairs), ("arch", args.arch)) if value is not None),
     )
     print(f"trained model saved in {args.out}", file=sys.stderr)
     return 0

@@ -3,6 +3,7 @@
 import dataclasses
 from dataclasses import dataclass
 
+from seqlib.architectures import check_architecture
 from seqlib.errors import SeqlibError
 
 
@@ -11,6 +12,7 @@ class TrainConfig:
     """Everything that defines a training run; saved as config.json in the run directory."""
 
     name: str
+    arch: str = "gru"  # model family: "gru" or "transformer" (seqlib.architectures)
     max_pairs: int | None = None  # first N corpus pairs (shortest first); None = all
     validation_fraction: float = 0.02  # share of distinct English sentences held out
     test_fraction: float = 0.02  # share of distinct English sentences for the test split
@@ -19,8 +21,11 @@ class TrainConfig:
     source_vocab_size: int = 12000  # most frequent English tokens kept, with [UNK]
     target_vocab_size: int = 16000  # most frequent French tokens kept, with [UNK], [START], [END]
     min_count: int = 2  # tokens seen fewer times are [UNK]: once-seen words do not train
-    embedding_dim: int = 256  # width of both embeddings
-    units: int = 512  # GRU units; the encoder has this many per direction
+    embedding_dim: int = 256  # GRU: width of both embeddings (the transformer's are `units` wide)
+    units: int = 512  # GRU units (the encoder has this many per direction); the transformer's model width
+    num_layers: int = 3  # transformer: encoder blocks, and as many decoder blocks
+    num_heads: int = 4  # transformer: attention heads (units must be a multiple)
+    feed_forward_dim: int = 1024  # transformer: width of each block's feed-forward layer
     dropout_rate: float = 0.2  # after embeddings and before the output layer
     batch_size: int = 128  # pairs a step
     learning_rate: float = 2e-3  # Adam
@@ -96,6 +101,30 @@ PRESETS = {
 }
 
 
+# The transformer's presets: the same data, vocabularies, batches and budgets as
+# the GRU preset of the same name, so the two compare at equal cost.
+TRANSFORMER_PRESETS = {
+    "tiny": PRESETS["tiny"].replace(
+        arch="transformer", units=64, num_layers=2, num_heads=4, feed_forward_dim=128, learning_rate=2e-3
+    ),
+    # 3 + 3 blocks 256 wide: about as many parameters as the GRU cpu preset.
+    "cpu": PRESETS["cpu"].replace(
+        arch="transformer", embedding_dim=256, units=256, num_layers=3, num_heads=4, feed_forward_dim=1024, learning_rate=1e-3
+    ),
+    # The transformer-base layout (Vaswani et al. 2017) at half width. Not yet measured on a GPU.
+    "gpu": PRESETS["gpu"].replace(
+        arch="transformer",
+        embedding_dim=512,
+        units=512,
+        num_layers=6,
+        num_heads=8,
+        feed_forward_dim=2048,
+        dropout_rate=0.1,
+        learning_rate=7e-4,
+    ),
+}
+
+
 def check_training_limits(epochs, time_budget):
     """Refuses fewer than one epoch or a time budget that is not a positive number of
     seconds (pure Python: the command line checks before importing TensorFlow).
@@ -110,8 +139,9 @@ def check_training_limits(epochs, time_budget):
         raise SeqlibError(f"--time-budget must be a positive number of seconds, got {time_budget:g}")
 
 
-def get_preset(name):
-    """Returns the named preset, or says which names exist."""
-    if name not in PRESETS:
-        raise SeqlibError(f"unknown preset {name!r}: choose one of {', '.join(PRESETS)}")
-    return PRESETS[name]
+def get_preset(name, arch="gru"):
+    """Returns the named preset of an architecture, or says which names exist."""
+    presets = TRANSFORMER_PRESETS if check_architecture(arch) == "transformer" else PRESETS
+    if name not in presets:
+        raise SeqlibError(f"unknown preset {name!r}: choose one of {', '.join(presets)}")
+    return presets[name]

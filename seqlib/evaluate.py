@@ -9,26 +9,15 @@ import pandas as pd
 import sacrebleu
 
 from seqlib import data
+from seqlib.conventions import DEFAULT_ALPHA
 from seqlib.errors import SeqlibError
 from seqlib.files import write_atomically
 from seqlib.rundir import RunDir, load_translator
 from seqlib.serving import translate_sentences
-from seqlib.text import APOSTROPHE_VARIANTS
+from seqlib.text import normalize_reference
 
-# The GNMT length penalty's exponent used unless --alpha says otherwise.
-DEFAULT_ALPHA = 0.6
 # Rows of the best and of the worst sentences shown by `evaluate`.
 SHOWN_EXAMPLES = 5
-_TO_APOSTROPHE = str.maketrans(dict.fromkeys(APOSTROPHE_VARIANTS, "'"))
-
-
-def normalize_reference(text):
-    """Puts a reference in the form the translator writes: one apostrophe, NFKC,
-    plain single spaces. Words, accents, case and punctuation are untouched."""
-    # Apostrophes first, as seqlib.text.standardize does: NFKC turns the acute
-    # accent ´ into a space and a combining accent.
-    text = unicodedata.normalize("NFKC", text.translate(_TO_APOSTROPHE))
-    return " ".join(text.split())
 
 
 def fold(text):

@@ -3,9 +3,10 @@
 One set of layers serves two purposes:
 - the training model `(context, target_in) -> logits` reads whole target
   sequences at once (teacher forcing);
-- the inference models, built from the same layers looked up by name: an
-  encoder run once per sentence, and a decoder step that maps the previous
-  token and state to next-token logits.
+- the inference models, built from the same layers (`GruLayers`): an encoder
+  run once per sentence, and a decoder step that maps the previous token and
+  state to next-token logits; `GruDecoder` serves them to the translator
+  through the contract of seqlib.architectures.
 
 The GRUs keep Keras defaults (tanh/sigmoid, `reset_after=True`, no recurrent
 dropout) so that on a GPU they run on the fused cuDNN kernel.
@@ -16,6 +17,7 @@ import warnings
 from dataclasses import dataclass
 
 import keras
+import tensorflow as tf
 
 from seqlib.attention import LuongAttention
 from seqlib.losses import MaskedAccuracy, masked_loss
@@ -133,15 +135,38 @@ class InferenceModels:
     decoder_features: keras.Model
 
 
+@dataclass(frozen=True)
+class GruLayers:
+    """The trained model's layers that inference reuses, looked up by name here and nowhere else."""
+
+    source_embedding: keras.layers.Embedding
+    encoder_gru: keras.layers.Bidirectional
+    encoder_states: keras.layers.Concatenate
+    encoder_bridge: keras.layers.Dense
+    attention_keys: keras.layers.Dense
+    target_embedding: keras.layers.Embedding
+    decoder_gru: keras.layers.GRU
+    logits: keras.layers.Dense
+
+    @classmethod
+    def of(cls, model):
+        return cls(**{field: model.get_layer(field) for field in cls.__dataclass_fields__})
+
+    @property
+    def units(self):
+        return self.decoder_gru.units
+
+
 def build_inference_models(training_model, config):
     """Builds the encoder and the one-step decoder from the training model's layers."""
     units = config.units
+    layers = GruLayers.of(training_model)
     context = keras.Input(shape=(None,), dtype="int32", name="context")
-    source_vectors = training_model.get_layer("source_embedding")(context)
-    encoder_outputs, forward_state, backward_state = training_model.get_layer("encoder_gru")(source_vectors)
-    both_states = training_model.get_layer("encoder_states")([forward_state, backward_state])
-    encoder_state = training_model.get_layer("encoder_bridge")(both_states)
-    attention_keys = training_model.get_layer("attention_keys")(encoder_outputs)
+    source_vectors = layers.source_embedding(context)
+    encoder_outputs, forward_state, backward_state = layers.encoder_gru(source_vectors)
+    both_states = layers.encoder_states([forward_state, backward_state])
+    encoder_state = layers.encoder_bridge(both_states)
+    attention_keys = layers.attention_keys(encoder_outputs)
     encoder = keras.Model(context, [encoder_outputs, attention_keys, encoder_state], name="encoder")
 
     token = keras.Input(shape=(), dtype="int32", name="token")
@@ -149,11 +174,11 @@ def build_inference_models(training_model, config):
     step_encoder_outputs = keras.Input(shape=(None, 2 * units), name="encoder_outputs")
     step_attention_keys = keras.Input(shape=(None, units), name="attention_keys")
     step_context = keras.Input(shape=(None,), dtype="int32", name="context")
-    token_vector = training_model.get_layer("target_embedding")(token)
+    token_vector = layers.target_embedding(token)
     # One step runs the GRU's cell directly: the GRU layer would wrap every step
     # in a loop of its own, which costs more than the step on a CPU.
     with one_token_mask_ignored():
-        new_state, _ = training_model.get_layer("decoder_gru").cell(token_vector, [state])
+        new_state, _ = layers.decoder_gru.cell(token_vector, [state])
     logits, attention_weights, features = _attend_and_project(
         keras.ops.expand_dims(new_state, 1), step_encoder_outputs, step_attention_keys, step_context, config, model=training_model
     )
@@ -163,6 +188,48 @@ def build_inference_models(training_model, config):
         step_inputs, [features[:, 0, :], new_state, attention_weights[:, 0, :]], name="decoder_features"
     )
     return InferenceModels(encoder=encoder, decoder_step=decoder_step, decoder_features=decoder_features)
+
+
+class GruDecoder(tf.Module):
+    """The architecture contract (see seqlib.architectures) for the GRU model.
+
+    State (a dict, the batch first): `hidden` float (rows, units), the decoder
+    GRU's state; `encoder_outputs` (rows, s, 2 * units); `attention_keys`
+    (rows, s, units); `context` int32 (rows, s); `attention` float32 (rows, s),
+    the last step's attention weights, for plots.
+
+    Attributes:
+        encoder, decoder_step, decoder_features: the InferenceModels, for labs
+            that show the pieces one by one.
+    """
+
+    # The same for every beam of a sentence: beam search does not reorder them.
+    fixed_keys = ("encoder_outputs", "attention_keys", "context")
+
+    def __init__(self, training_model, config):
+        super().__init__(name="gru_decoder")
+        models = build_inference_models(training_model, config)
+        self.encoder, self.decoder_step, self.decoder_features = models.encoder, models.decoder_step, models.decoder_features
+        self.projection = GruLayers.of(training_model).logits
+
+    def encode(self, context):
+        """context int32 (rows, s) -> the start state (see the class)."""
+        encoder_outputs, attention_keys, hidden = self.encoder(context, training=False)
+        return {
+            "hidden": hidden,
+            "encoder_outputs": encoder_outputs,
+            "attention_keys": attention_keys,
+            "context": context,
+            "attention": tf.zeros(tf.shape(context), tf.float32),
+        }
+
+    def step(self, tokens, state):
+        """tokens int32 (rows,) -> (features (rows, units), the next state)."""
+        with one_token_mask_ignored():
+            features, hidden, attention = self.decoder_features(
+                [tokens, state["hidden"], state["encoder_outputs"], state["attention_keys"], state["context"]], training=False
+            )
+        return features, {**state, "hidden": hidden, "attention": tf.cast(attention, tf.float32)}
 
 
 def gru_layers(model):

@@ -63,7 +63,7 @@ def attention_of(translator, sentence):
     words = [word.decode("utf-8") for word in translator.to_text(tf.constant(ids[:, np.newaxis], tf.int32)).numpy()]
     output_tokens = [END_TOKEN if i == END_ID else word for i, word in zip(ids, words)]
     weights = result["attention"].numpy()[0, :length, :source_length]
-    return source_tokens, output_tokens, weights, result["translation"].numpy()[0].decode("utf-8")
+    return source_tokens, output_tokens, weights, result["translations"].numpy()[0, 0].decode("utf-8")
 
 
 def plot_attention(translator, sentence):

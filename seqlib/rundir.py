@@ -17,6 +17,7 @@ import re
 from pathlib import Path
 
 from seqlib.config import TrainConfig
+from seqlib.conventions import automatic_max_length
 from seqlib.errors import RunDirError, first_line
 from seqlib.files import BUNDLED_CORPUS, write_atomically
 
@@ -135,7 +136,7 @@ def load_training_model(path):
     """Loads RUN_DIR/model.keras with safe_mode=True (no Lambda, no pickle)."""
     import keras
 
-    from seqlib import attention, losses, metrics  # noqa: F401  registers the custom objects
+    from seqlib import attention, losses, metrics, transformer  # noqa: F401  registers the custom objects
 
     run = RunDir(path)
     config = run.check_trained()
@@ -153,13 +154,20 @@ def load_translator(path, max_output_tokens=None, jit_compile=False, bfloat16_pr
     run, config, model = load_training_model(path)
     source_vocabulary = load_vocabulary(run.source_vocab)
     target_vocabulary = load_vocabulary(run.target_vocab)
-    if model.get_layer("decoder_gru").units != config.units:
+    from seqlib.architectures import layer_sizes
+
+    try:
+        *found, units = layer_sizes(model, config)
+    except ValueError as error:  # a layer the architecture needs is missing
         raise RunDirError(
-            f"{run.config_file}: says units={config.units} but the model has "
-            f"{model.get_layer('decoder_gru').units}; the run is damaged, retrain it"
+            f"{run.path}: the model is not a {config.arch} model as config.json says ({first_line(error)}); "
+            "the run is damaged, retrain it"
+        ) from None
+    if units != config.units:
+        raise RunDirError(
+            f"{run.config_file}: says units={config.units} but the model has {units}; the run is damaged, retrain it"
         )
-    expected = (len(source_vocabulary) + 2, len(target_vocabulary) + 2)
-    found = (model.get_layer("source_embedding").input_dim, model.get_layer("logits").units)
+    expected = [len(source_vocabulary) + 2, len(target_vocabulary) + 2]
     if expected != found:
         raise RunDirError(
             f"{run.path}: the vocabularies ({expected[0]} source, {expected[1]} target ids) do not match "
@@ -174,15 +182,16 @@ def build_translator(
     model, config, source_vocabulary, target_vocabulary, max_output_tokens=None, jit_compile=False, bfloat16_projection=False
 ):
     """A Translator sharing the training model's layers (so it follows training)."""
-    from seqlib.model import build_inference_models
+    from seqlib.architectures import build_decoder
     from seqlib.translator import Translator
 
+    max_output_tokens = max_output_tokens or automatic_max_length(config.max_tokens)
     return Translator(
-        build_inference_models(model, config),
+        build_decoder(model, config, max_output_tokens),
         source_vocabulary,
         target_vocabulary,
         max_source_tokens=config.max_tokens,
-        max_output_tokens=max_output_tokens or 2 * config.max_tokens + 10,
+        max_output_tokens=max_output_tokens,
         jit_compile=jit_compile,
         bfloat16_projection=bfloat16_projection,
     )

@@ -2,6 +2,7 @@
 
 import tensorflow as tf
 
+from seqlib.conventions import DEFAULT_ALPHA
 from seqlib.text import standardize
 
 # Inputs longer than this many characters are cut before tokenising; the model
@@ -51,7 +52,7 @@ def translate_sentences(
     sentences,
     beam_width=None,
     n_best=1,
-    alpha=0.6,
+    alpha=DEFAULT_ALPHA,
     temperature=None,
     top_k=0,
     seed=0,
@@ -88,14 +89,13 @@ def translate_sentences(
             result = translator.sample(
                 text, tf.constant(temperature, tf.float32), tf.constant(top_k), tf.constant(seed), max_length
             )
-            rows = zip(result["translation"].numpy()[:, None], result["scores"].numpy()[:, None])
         elif beam_width is not None:
             result = translator.beam(
                 text, tf.constant(beam_width), tf.constant(n_best), tf.constant(alpha, tf.float32), max_length
             )
-            rows = zip(result["translations"].numpy(), result["scores"].numpy())
         else:
             result = translator.greedy(text, max_length)
-            rows = zip(result["translation"].numpy()[:, None], result["scores"].numpy()[:, None])
+        # All three give translations (batch, n) and scores (batch, n).
+        rows = zip(result["translations"].numpy(), result["scores"].numpy())
         for translations, scores in rows:
             yield [(text.decode("utf-8"), float(score)) for text, score in zip(translations, scores)]

@@ -9,6 +9,8 @@ make the text regular: NFKC normal form, one apostrophe (`'`), plain spaces, and
 punctuation as separate tokens.
 """
 
+import unicodedata
+
 import tensorflow as tf
 import tensorflow_text as tf_text
 
@@ -17,10 +19,11 @@ import tensorflow_text as tf_text
 PUNCTUATION = '[.?!,;:¿¡«»"()\\[\\]…]'
 # Characters that readers take for an apostrophe; all become `'`. The acute accent
 # and the grave accent are typed for it on keyboards without one. Shared with the
-# normalisation of references (seqlib.evaluate), so scores compare like with like.
+# normalisation of references (normalize_reference), so scores compare like with like.
 APOSTROPHE_VARIANTS = "\u2019\u2018\u02bc\u00b4`"
 START_TOKEN = "[START]"
 END_TOKEN = "[END]"
+_TO_APOSTROPHE = str.maketrans(dict.fromkeys(APOSTROPHE_VARIANTS, "'"))
 
 
 def standardize(text):
@@ -79,3 +82,12 @@ def add_start_end(standardized):
         tf.string Tensor (batch,): "[START] ... [END]".
     """
     return tf.strings.join([START_TOKEN, standardized, END_TOKEN], separator=" ")
+
+
+def normalize_reference(text):
+    """Puts a reference in the form the translator writes: one apostrophe, NFKC,
+    plain single spaces. Words, accents, case and punctuation are untouched."""
+    # Apostrophes first, as standardize does: NFKC turns the acute
+    # accent ´ into a space and a combining accent.
+    text = unicodedata.normalize("NFKC", text.translate(_TO_APOSTROPHE))
+    return " ".join(text.split())

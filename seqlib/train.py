@@ -14,11 +14,12 @@ import keras
 import tensorflow as tf
 
 from seqlib import data, vocabulary
+from seqlib.architectures import build_training_model
 from seqlib.config import check_training_limits
 from seqlib.distribute import fit_scope, make_strategy
 from seqlib.errors import RunDirError, SeqlibError, first_line
 from seqlib.metrics import TargetTokens
-from seqlib.model import build_training_model, compile_model
+from seqlib.model import compile_model
 from seqlib.monitor import TranslationMonitor
 from seqlib.pipeline import keep_shorter_than, make_dataset, vectorize_pairs
 from seqlib.rundir import RunDir, build_translator, load_training_model

@@ -1,8 +1,11 @@
 """The translator: text in, text out, in one compiled graph.
 
-It wires the trained encoder and one-step decoder into the loops of
-`seqlib.search`: the encoder runs once per sentence, then the decoder starts from
-the encoder's state and the start ("GO") token and produces one token per step.
+It wires a model's decoder (the `encode`/`step` contract of
+seqlib.architectures, met by the GRU and the transformer alike) into the loops
+of `seqlib.search`: the encoder runs once per sentence, then the decoder starts
+from the encoder's state and the start ("GO") token and produces one token per
+step. Greedy search, sampling and beam search all return `translations` string
+(batch, n) and `scores` float32 (batch, n), n = 1 but for beam search's n_best.
 Every public method is a `tf.function` with `None` batch and length dimensions,
 so new batch sizes and sentence lengths do not retrace, and the whole module can
 be saved as a SavedModel that needs TensorFlow and tensorflow-text, not seqlib.
@@ -11,9 +14,9 @@ be saved as a SavedModel that needs TensorFlow and tensorflow-text, not seqlib.
 import tensorflow as tf
 
 from seqlib import search
-from seqlib.model import one_token_mask_ignored
+from seqlib.conventions import DEFAULT_ALPHA, END_ID, START_ID, automatic_max_length
 from seqlib.text import detokenize, standardize
-from seqlib.vocabulary import END_ID, START_ID, make_vectorizer
+from seqlib.vocabulary import make_vectorizer
 
 TEXT = tf.TensorSpec([None], tf.string, name="text")
 INT = tf.TensorSpec([], tf.int32)
@@ -27,7 +30,7 @@ class Translator(tf.Module):
     """Translates batches of English sentences into French.
 
     Args:
-        inference_models: seqlib.model.InferenceModels.
+        decoder: the model's decoder object (seqlib.architectures.build_decoder).
         source_vocabulary, target_vocabulary: lists of tokens (ids from 2 on).
         max_source_tokens: longer inputs are truncated to this many tokens.
         max_output_tokens: the most tokens generated for one sentence.
@@ -44,7 +47,7 @@ class Translator(tf.Module):
 
     def __init__(
         self,
-        inference_models,
+        decoder,
         source_vocabulary,
         target_vocabulary,
         max_source_tokens,
@@ -56,12 +59,10 @@ class Translator(tf.Module):
         self.jit_compile = jit_compile
         if jit_compile:
             self._xla_greedy_numbers = tf.function(self._greedy_numbers, jit_compile=True, autograph=False)
-        self.encoder = inference_models.encoder
-        self.decoder_step = inference_models.decoder_step
-        # The decoder step without its vocabulary projection, which `_decode`
+        self.decoder = decoder
+        # The decoder's steps end before the vocabulary projection, which `step`
         # runs itself: with the forbidden tokens in its bias, and optionally in bfloat16.
-        self.decoder_features = inference_models.decoder_features
-        self.projection = inference_models.decoder_step.get_layer("logits")
+        self.projection = decoder.projection
         self.bfloat16_kernel = self.bfloat16_bias = None
         if bfloat16_projection:
             # Kernel and bias from the same moment, whatever happens to the model later.
@@ -94,67 +95,36 @@ class Translator(tf.Module):
 
     # ---- the step function the search loops drive --------------------------
 
-    def _decode(self, tokens, hidden, encoder_outputs, attention_keys, context, output_bias):
-        """One decoder step: next-token logits float32 (rows, vocab), hidden
-        (rows, units) and attention weights float32 (rows, s).
-
-        output_bias: float32 (vocab,), the projection's bias plus `forbidden`
-        (one add per step fewer than adding `forbidden` to the logits).
-        """
-        with one_token_mask_ignored():
-            features, hidden, attention = self.decoder_features(
-                [tokens, hidden, encoder_outputs, attention_keys, context], training=False
-            )
-        if self.bfloat16_kernel is not None:
-            logits = tf.cast(tf.matmul(tf.cast(features, tf.bfloat16), self.bfloat16_kernel), tf.float32)
-        else:
-            logits = tf.matmul(tf.cast(features, tf.float32), tf.cast(self.projection.kernel, tf.float32))
-        return tf.nn.bias_add(logits, output_bias), hidden, tf.cast(attention, tf.float32)
-
-    def _start(self, context, with_attention=True):
-        """Runs the encoder once; returns the step function and its start state.
+    def encode(self, context):
+        """Runs the encoder once: context int32 (rows, s) -> the decoder's start state.
 
         Everything per sentence, the encoder's outputs included, travels in the
         state, so the search loops can drop finished sentences from the batch.
-
-        Args:
-            context: int32 (rows, s), source ids.
-            with_attention: keep the last step's attention weights in the state
-                (for plotting); beam search does not need them.
-
-        Returns:
-            step: (tokens int32 (rows,), state) -> (logits float32 (rows, vocab), state).
-            state: dict with hidden float32 (rows, units), encoder_outputs
-                (rows, s, units), attention_keys (rows, s, units), context int32
-                (rows, s) and, with_attention, attention float32 (rows, s).
         """
-        encoder_outputs, attention_keys, hidden = self.encoder(context, training=False)
-        bias = self.bfloat16_bias if self.bfloat16_bias is not None else self.projection.bias
-        output_bias = tf.cast(bias, tf.float32) + self.forbidden
+        return self.decoder.encode(context)
 
-        def step(tokens, state):
-            logits, hidden, attention = self._decode(
-                tokens, state["hidden"], state["encoder_outputs"], state["attention_keys"], state["context"], output_bias
-            )
-            state = {**state, "hidden": hidden}
-            if with_attention:
-                state["attention"] = attention
-            return logits, state
+    def step(self, tokens, state):
+        """One decoder step: tokens int32 (rows,) -> (logits float32 (rows, vocab), state).
 
-        state = {
-            "hidden": hidden,
-            "encoder_outputs": encoder_outputs,
-            "attention_keys": attention_keys,
-            "context": context,
-        }
-        if with_attention:
-            state["attention"] = tf.zeros(tf.shape(context), tf.float32)
-        return step, state
+        Padding, [UNK] and [START] get NEG_INF logits (see `forbidden`).
+        """
+        features, state = self.decoder.step(tokens, state)
+        if self.bfloat16_kernel is not None:
+            logits = tf.cast(tf.matmul(tf.cast(features, tf.bfloat16), self.bfloat16_kernel), tf.float32)
+            bias = self.bfloat16_bias
+        else:
+            logits = tf.matmul(tf.cast(features, tf.float32), tf.cast(self.projection.kernel, tf.float32))
+            bias = self.projection.bias
+        # The forbidden tokens ride on the bias: one add per step fewer than on the logits.
+        return tf.nn.bias_add(logits, tf.cast(bias, tf.float32) + self.forbidden), state
+
+    def _start(self, context):
+        """(step function, start state, start tokens) for the search loops."""
+        return self.step, self.encode(context), tf.fill([tf.shape(context)[0]], START_ID)
 
     def _max_length(self, context, max_length):
-        """max_length if > 0, else twice the source length plus 10, capped."""
-        automatic = 2 * tf.shape(context)[1] + 10
-        chosen = tf.where(max_length > 0, max_length, automatic)
+        """max_length if > 0, else the automatic rule for this source length; capped."""
+        chosen = tf.where(max_length > 0, max_length, automatic_max_length(tf.shape(context)[1]))
         return tf.minimum(chosen, self.max_output_tokens)
 
     def _blank_empty(self, context, **outputs):
@@ -178,12 +148,12 @@ class Translator(tf.Module):
     @tf.function(input_signature=[TEXT], autograph=False)
     def translate(self, text):
         """Greedy translation: {"translation": tf.string (batch,)}."""
-        return {"translation": self.greedy(text, tf.constant(0))["translation"]}
+        return {"translation": self.greedy(text, tf.constant(0))["translations"][:, 0]}
 
     @tf.function(input_signature=[TEXT, INT, INT], autograph=False)
     def translate_beam(self, text, beam_width, n_best):
         """Beam search: {"translations": string (batch, n_best), "scores": float32 (batch, n_best)}."""
-        result = self.beam(text, beam_width, n_best, tf.constant(0.6), tf.constant(0))
+        result = self.beam(text, beam_width, n_best, tf.constant(DEFAULT_ALPHA), tf.constant(0))
         return {"translations": result["translations"], "scores": result["scores"]}
 
     @tf.function(input_signature=[TEXT, INT], autograph=False)
@@ -191,9 +161,9 @@ class Translator(tf.Module):
         """Greedy search.
 
         Returns:
-            translation: string (batch,); tokens: int32 (batch, t); scores: float32
-            (batch,), log-probabilities; attention: float32 (batch, t, s), zeros
-            after a sentence's end token.
+            translations: string (batch, 1); scores: float32 (batch, 1),
+            log-probabilities; tokens: int32 (batch, t); attention: float32
+            (batch, t, s), zeros after a sentence's end token.
         """
         context = self.vectorize(text)
         limit = self._max_length(context, max_length)
@@ -209,13 +179,16 @@ class Translator(tf.Module):
             result = self._greedy_numbers(context, limit)
             tokens, attention = result["tokens"], result["records"]
         return self._blank_empty(
-            context, translation=self.to_text(tokens), tokens=tokens, scores=result["scores"], attention=attention
+            context,
+            translations=self.to_text(tokens)[:, None],
+            scores=result["scores"][:, None],
+            tokens=tokens,
+            attention=attention,
         )
 
     def _greedy_numbers(self, context, max_length):
         """Encoder + greedy loop: context int32 (batch, s) -> see search.greedy_search."""
-        step, state = self._start(context)
-        start = tf.fill([tf.shape(context)[0]], START_ID)
+        step, state, start = self._start(context)
         # XLA needs fixed shapes; otherwise finished sentences leave the batch.
         return search.greedy_search(
             step,
@@ -230,14 +203,13 @@ class Translator(tf.Module):
 
     @tf.function(input_signature=[TEXT, FLOAT, INT, INT, INT], autograph=False)
     def sample(self, text, temperature, top_k, seed, max_length):
-        """Sampling with temperature and top-k: {"translation": string (batch,), "scores"}."""
+        """Sampling with temperature and top-k: translations string (batch, 1), scores float32 (batch, 1)."""
         context = self.vectorize(text)
-        step, state = self._start(context, with_attention=False)
-        start = tf.fill([tf.shape(context)[0]], START_ID)
+        step, state, start = self._start(context)
         result = search.sample(
             step, state, start, END_ID, self._max_length(context, max_length), temperature, top_k, seed, drop_finished=True
         )
-        return self._blank_empty(context, translation=self.to_text(result["tokens"]), scores=result["scores"])
+        return self._blank_empty(context, translations=self.to_text(result["tokens"])[:, None], scores=result["scores"][:, None])
 
     @tf.function(input_signature=[TEXT, INT, INT, FLOAT, INT], autograph=False)
     def beam(self, text, beam_width, n_best, alpha, max_length):
@@ -246,8 +218,7 @@ class Translator(tf.Module):
         tf.debugging.assert_greater(n_best, 0, message="n_best must be >= 1")
         tf.debugging.assert_less_equal(n_best, beam_width, message="n_best must be <= beam_width")
         context = self.vectorize(text)
-        step, state = self._start(context, with_attention=False)
-        start = tf.fill([tf.shape(context)[0]], START_ID)
+        step, state, start = self._start(context)
         result = search.beam_search(
             step,
             state,
@@ -258,7 +229,6 @@ class Translator(tf.Module):
             n_best,
             alpha,
             drop_finished=True,
-            # The same for every beam of a sentence: not reordered at every step.
-            fixed_keys=("encoder_outputs", "attention_keys", "context"),
+            fixed_keys=self.decoder.fixed_keys,
         )
         return self._blank_empty(context, translations=self.to_text(result["tokens"]), scores=result["scores"])

@@ -10,15 +10,13 @@ import collections
 import keras
 import tensorflow as tf
 
+from seqlib.conventions import END_ID, PAD_ID, START_ID, UNK_ID  # noqa: F401  re-exported
 from seqlib.files import write_atomically
 from seqlib.text import END_TOKEN, START_TOKEN, standardize
 
-PAD_ID = 0
-UNK_ID = 1
-# Reserved at the front of every target vocabulary, so their ids are fixed.
+# Reserved at the front of every target vocabulary, so their ids are fixed
+# (seqlib.conventions.START_ID and END_ID).
 TARGET_SPECIAL_TOKENS = (START_TOKEN, END_TOKEN)
-START_ID = 2
-END_ID = 3
 
 
 def count_tokens(sentences):

@@ -56,8 +56,7 @@ def test_gpu_preset_translates_greedy_and_beam_with_float32_logits(gpu_run):
 
     translator = load_translator(gpu_run[0])
     context = translator.vectorize(tf.constant(SENTENCES))
-    step, state = translator._start(context)
-    logits, _ = step(tf.fill([len(SENTENCES)], 2), state)
+    logits, _ = translator.step(tf.fill([len(SENTENCES)], 2), translator.encode(context))
     assert logits.dtype == tf.float32 and np.isfinite(logits.numpy()[:, 3:]).all()
     greedy = [hypotheses[0][0] for hypotheses in translate_sentences(translator, SENTENCES)]
     beam = list(translate_sentences(translator, SENTENCES, beam_width=4, n_best=2))

@@ -19,7 +19,7 @@ def test_greedy_traces_once_for_new_batch_sizes_and_lengths(tiny_translator):
     traced = greedy.experimental_get_tracing_count()
     for size in (1, 3, 17):
         sentences = [("I am cold and tired " * (1 + i % 4)).strip() for i in range(size)]
-        assert greedy(tf.constant(sentences), tf.constant(0))["translation"].shape == (size,)
+        assert greedy(tf.constant(sentences), tf.constant(0))["translations"].shape == (size, 1)
     assert greedy.experimental_get_tracing_count() == traced
 
 
@@ -46,7 +46,7 @@ def test_an_empty_batch_gives_empty_outputs(tiny_translator):
     assert tiny_translator.greedy(no_text, tf.constant(0))["attention"].shape[0] == 0
     assert tiny_translator.translate_beam(no_text, tf.constant(3), tf.constant(2))["scores"].shape == (0, 2)
     sampled = tiny_translator.sample(no_text, tf.constant(1.0), tf.constant(0), tf.constant(1), tf.constant(0))
-    assert sampled["translation"].shape == (0,)
+    assert sampled["translations"].shape == (0, 1)
 
 
 @pytest.mark.core
@@ -106,7 +106,7 @@ def test_xla_greedy_gives_the_same_translations(tiny_run, tiny_translator):
         text = tf.constant(sentences)
         expected = tiny_translator.greedy(text, tf.constant(0))
         got = xla.greedy(text, tf.constant(0))
-        assert list(got["translation"].numpy()) == list(expected["translation"].numpy())
+        assert got["translations"].numpy().tolist() == expected["translations"].numpy().tolist()
         assert got["attention"].shape == expected["attention"].shape
         np.testing.assert_allclose(got["scores"].numpy(), expected["scores"].numpy(), atol=1e-3)
 
@@ -120,7 +120,7 @@ def test_bfloat16_projection_translates_like_float32(tiny_run, tiny_translator):
     expected = tiny_translator.greedy(text, tf.constant(0))
     got = bfloat16.greedy(text, tf.constant(0))
     # Rounding the logits to bfloat16 may flip a near tie, rarely: most sentences agree.
-    same = got["translation"].numpy() == expected["translation"].numpy()
+    same = got["translations"].numpy() == expected["translations"].numpy()
     assert same.sum() >= 6
     # Where the words agree, so do their log-probabilities, up to bfloat16's rounding.
     np.testing.assert_allclose(got["scores"].numpy()[same], expected["scores"].numpy()[same], atol=0.5)
@@ -130,7 +130,7 @@ def test_an_empty_input_translates_to_empty_text_with_score_0(tiny_translator):
     text = tf.constant(["", "I am cold.", "   "])
     beam = tiny_translator.beam(text, tf.constant(3), tf.constant(2), tf.constant(0.6), tf.constant(0))
     greedy = tiny_translator.greedy(text, tf.constant(0))
-    for translations, scores in ((beam["translations"], beam["scores"]), (greedy["translation"], greedy["scores"])):
+    for translations, scores in ((beam["translations"], beam["scores"]), (greedy["translations"], greedy["scores"])):
         translations, scores = translations.numpy(), scores.numpy()
         for row in (0, 2):
             assert np.all(translations[row] == b"") and np.all(scores[row] == 0)

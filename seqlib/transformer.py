@@ -1,0 +1,392 @@
+"""The transformer encoder–decoder (Vaswani et al. 2017), built with the Keras functional API.
+
+The same pipeline, vocabularies, search and serving as the GRU model; only the
+blocks differ:
+- the encoder: token embeddings plus a sinusoidal position signal, then N
+  pre-norm blocks of self-attention (padding hidden) and a feed-forward layer;
+- the decoder: the same embeddings for the target, then N blocks of causal
+  self-attention (no position sees a later one), cross-attention over the
+  encoder's outputs, and a feed-forward layer; a dense layer gives the logits.
+
+Pre-norm (LayerNorm before each sub-layer, a final LayerNorm after the stack)
+trains stably without the long warm-up the original post-norm layout needs,
+which matters for a 20-minute budget.
+
+Incremental decoding (`TransformerDecoder.step`) keeps every decoder layer's
+self-attention keys and values in the state, so one step projects one
+position, not the whole prefix again; the cross-attention keys and values
+are computed once per sentence in `encode`.
+"""
+
+import math
+from dataclasses import dataclass
+
+import keras
+import tensorflow as tf
+from keras import ops
+
+from seqlib.attention import NEG_INF
+
+# Wavelengths of the position signal run from 2π to 10,000·2π (Vaswani et al. 2017, §3.5).
+MAX_WAVELENGTH = 10000.0
+
+
+def position_signal(positions, units):
+    """The fixed sinusoidal position encoding.
+
+    Args:
+        positions: int Tensor (batch, t).
+        units: int, even.
+
+    Returns:
+        float32 Tensor (batch, t, units): sines in the first half, cosines in the second.
+    """
+    frequencies = ops.exp(-math.log(MAX_WAVELENGTH) * ops.arange(0, units // 2, dtype="float32") / (units // 2))
+    angles = ops.cast(positions, "float32")[..., None] * frequencies
+    return ops.concatenate([ops.sin(angles), ops.cos(angles)], axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="seqlib")
+class PositionalEmbedding(keras.layers.Layer):
+    """Token embeddings scaled by √units plus the sinusoidal position signal.
+
+    A computed signal instead of learned positions: it needs no weights and
+    exists for every position, also those longer than any training sentence.
+    """
+
+    def __init__(self, vocab_size, units, **kwargs):
+        super().__init__(**kwargs)
+        if units % 2:
+            raise ValueError(f"a transformer's units must be even (sines and cosines), got {units}")
+        self.vocab_size = vocab_size
+        self.units = units
+        self.token_embedding = keras.layers.Embedding(vocab_size, units, name="token_embedding")
+
+    def build(self, tokens_shape, positions_shape=None):
+        self.token_embedding.build(tokens_shape)
+
+    def call(self, tokens, positions=None):
+        """tokens int (batch, t), positions int (batch, t) (default 0..t-1) -> float (batch, t, units)."""
+        if positions is None:
+            positions = ops.broadcast_to(ops.arange(ops.shape(tokens)[1]), ops.shape(tokens))
+        vectors = self.token_embedding(tokens) * ops.cast(math.sqrt(self.units), self.compute_dtype)
+        return vectors + ops.cast(position_signal(positions, self.units), self.compute_dtype)
+
+    def get_config(self):
+        return {**super().get_config(), "vocab_size": self.vocab_size, "units": self.units}
+
+
+def attend(query, key, value, visible):
+    """Scaled dot-product attention over explicitly projected heads.
+
+    Args:
+        query: float Tensor (batch, t, heads, head_dim).
+        key, value: float Tensors (batch, s, heads, head_dim).
+        visible: bool Tensor (batch, s) or (batch, t, s): where the query may look.
+
+    Returns:
+        attended: float Tensor (batch, t, heads, head_dim).
+        weights: float32 Tensor (batch, heads, t, s).
+    """
+    head_dim = ops.shape(query)[-1]
+    scores = ops.einsum("bthd,bshd->bhts", query, key) / ops.sqrt(ops.cast(head_dim, query.dtype))
+    scores = ops.cast(scores, "float32")
+    visible = visible[:, None, None, :] if len(visible.shape) == 2 else visible[:, None, :, :]
+    weights = ops.softmax(ops.where(visible, scores, NEG_INF), axis=-1)
+    return ops.einsum("bhts,bshd->bthd", ops.cast(weights, value.dtype), value), weights
+
+
+def _source_visible(context, queries):
+    """bool (batch, t, s): every query position may see every real source token."""
+    real = ops.not_equal(context, 0)[:, None, :]
+    return ops.logical_and(real, ops.ones((ops.shape(queries)[0], ops.shape(queries)[1], 1), dtype="bool"))
+
+
+@keras.saving.register_keras_serializable(package="seqlib")
+class FeedForward(keras.layers.Layer):
+    """Two dense layers with a ReLU between, applied to each position alone."""
+
+    def __init__(self, units, feed_forward_dim, dropout_rate, **kwargs):
+        super().__init__(**kwargs)
+        self.units, self.feed_forward_dim, self.dropout_rate = units, feed_forward_dim, dropout_rate
+        self.norm = keras.layers.LayerNormalization(name="norm")
+        self.expand = keras.layers.Dense(feed_forward_dim, activation="relu", name="expand")
+        self.project = keras.layers.Dense(units, name="project")
+        self.dropout = keras.layers.Dropout(dropout_rate)
+
+    def build(self, input_shape):
+        self.norm.build(input_shape)
+        self.expand.build(input_shape)
+        self.project.build((*input_shape[:-1], self.feed_forward_dim))
+
+    def call(self, x, training=None):
+        """x float (batch, t, units) -> x plus the feed-forward of its normalised self."""
+        return x + self.dropout(self.project(self.expand(self.norm(x))), training=training)
+
+    def get_config(self):
+        config = {"units": self.units, "feed_forward_dim": self.feed_forward_dim, "dropout_rate": self.dropout_rate}
+        return {**super().get_config(), **config}
+
+
+class _Block(keras.layers.Layer):
+    """What encoder and decoder blocks share: their sizes and their config."""
+
+    def __init__(self, units, num_heads, feed_forward_dim, dropout_rate, **kwargs):
+        super().__init__(**kwargs)
+        if units % num_heads:
+            raise ValueError(f"units ({units}) must be a multiple of num_heads ({num_heads})")
+        self.units, self.num_heads = units, num_heads
+        self.feed_forward_dim, self.dropout_rate = feed_forward_dim, dropout_rate
+        self.feed_forward = FeedForward(units, feed_forward_dim, dropout_rate, name="feed_forward")
+        self.dropout = keras.layers.Dropout(dropout_rate)
+
+    def _attention(self, name):
+        return keras.layers.MultiHeadAttention(self.num_heads, self.units // self.num_heads, name=name)
+
+    def get_config(self):
+        sizes = {
+            "units": self.units,
+            "num_heads": self.num_heads,
+            "feed_forward_dim": self.feed_forward_dim,
+            "dropout_rate": self.dropout_rate,
+        }
+        return {**super().get_config(), **sizes}
+
+
+@keras.saving.register_keras_serializable(package="seqlib")
+class TransformerEncoderBlock(_Block):
+    """Self-attention over the source (padding hidden), then a feed-forward layer."""
+
+    def __init__(self, units, num_heads, feed_forward_dim, dropout_rate, **kwargs):
+        super().__init__(units, num_heads, feed_forward_dim, dropout_rate, **kwargs)
+        self.attention_norm = keras.layers.LayerNormalization(name="attention_norm")
+        self.self_attention = self._attention("self_attention")
+
+    def build(self, x_shape, context_shape):
+        self.attention_norm.build(x_shape)
+        self.self_attention.build(x_shape, x_shape)
+        self.feed_forward.build(x_shape)
+
+    def call(self, x, context, training=None):
+        """x float (batch, s, units), context int (batch, s) source ids -> float (batch, s, units)."""
+        normed = self.attention_norm(x)
+        attended = self.self_attention(normed, normed, attention_mask=_source_visible(context, x), training=training)
+        return self.feed_forward(x + self.dropout(attended, training=training), training=training)
+
+
+@keras.saving.register_keras_serializable(package="seqlib")
+class TransformerDecoderBlock(_Block):
+    """Causal self-attention, cross-attention over the encoder's outputs, feed-forward.
+
+    `call` reads whole target sequences (training, teacher forcing); `step`
+    reads one position and the key/value cache of the positions before it.
+    """
+
+    def __init__(self, units, num_heads, feed_forward_dim, dropout_rate, **kwargs):
+        super().__init__(units, num_heads, feed_forward_dim, dropout_rate, **kwargs)
+        self.self_attention_norm = keras.layers.LayerNormalization(name="self_attention_norm")
+        self.self_attention = self._attention("self_attention")
+        self.cross_attention_norm = keras.layers.LayerNormalization(name="cross_attention_norm")
+        self.cross_attention = self._attention("cross_attention")
+
+    def build(self, x_shape, memory_shape, context_shape):
+        self.self_attention_norm.build(x_shape)
+        self.self_attention.build(x_shape, x_shape)
+        self.cross_attention_norm.build(x_shape)
+        self.cross_attention.build(x_shape, memory_shape)
+        self.feed_forward.build(x_shape)
+
+    def call(self, x, memory, context, training=None, return_attention=False):
+        """
+        Args:
+            x: float (batch, t, units), the target so far (shifted right: teacher forcing).
+            memory: float (batch, s, units), the encoder's outputs.
+            context: int (batch, s), the source ids (0 is padding).
+            return_attention: also return the cross-attention weights.
+
+        Returns:
+            float (batch, t, units); with return_attention, and weights float (batch, heads, t, s).
+        """
+        normed = self.self_attention_norm(x)
+        # The causal mask: position i sees positions 0..i only, as it will when decoding.
+        attended = self.self_attention(normed, normed, use_causal_mask=True, training=training)
+        x = x + self.dropout(attended, training=training)
+        attended, weights = self.cross_attention(
+            self.cross_attention_norm(x),
+            memory,
+            attention_mask=_source_visible(context, x),
+            return_attention_scores=True,
+            training=training,
+        )
+        x = self.feed_forward(x + self.dropout(attended, training=training), training=training)
+        return (x, weights) if return_attention else x
+
+    def cross_key_value(self, memory):
+        """The cross-attention's keys and values of a sentence, computed once: float (batch, s, heads, head_dim) each."""
+        return self.cross_attention._key_dense(memory), self.cross_attention._value_dense(memory)
+
+    def step(self, x, position, cache, cross_key, cross_value, context):
+        """One decoding step with a key/value cache.
+
+        Args:
+            x: float (rows, 1, units), the embedded previous token.
+            position: int32 (rows,), its position (0 for the start token).
+            cache: (keys, values), float (rows, max_length, heads, head_dim) each:
+                the self-attention keys and values of positions < position.
+            cross_key, cross_value: from `cross_key_value`.
+            context: int (rows, s), the source ids.
+
+        Returns:
+            x float (rows, 1, units), the updated cache, and the cross-attention
+            weights float32 (rows, heads, 1, s).
+        """
+        # keras.layers.MultiHeadAttention has no cache, so its projections are
+        # used one by one (the attributes keras-hub's cached attention uses too).
+        attention = self.self_attention
+        normed = self.self_attention_norm(x)
+        keys, values = cache
+        slot = ops.cast(ops.one_hot(position, ops.shape(keys)[1]), keys.dtype)[:, :, None, None]
+        # Adding into the empty slot writes this position's key and value in place.
+        keys = keys + slot * attention._key_dense(normed)
+        values = values + slot * attention._value_dense(normed)
+        seen = ops.arange(ops.shape(keys)[1])[None, :] <= position[:, None]
+        attended, _ = attend(attention._query_dense(normed), keys, values, seen)
+        x = x + attention._output_dense(attended)
+        cross = self.cross_attention
+        attended, weights = attend(
+            cross._query_dense(self.cross_attention_norm(x)), cross_key, cross_value, ops.not_equal(context, 0)
+        )
+        x = self.feed_forward(x + cross._output_dense(attended))
+        return x, (keys, values), weights
+
+
+@dataclass(frozen=True)
+class TransformerLayers:
+    """The trained model's layers, looked up by name here and nowhere else."""
+
+    source_embedding: PositionalEmbedding
+    encoder_blocks: list
+    encoder_norm: keras.layers.LayerNormalization
+    target_embedding: PositionalEmbedding
+    decoder_blocks: list
+    decoder_norm: keras.layers.LayerNormalization
+    logits: keras.layers.Dense
+
+    @classmethod
+    def of(cls, model):
+        blocks = [layer for layer in model.layers if isinstance(layer, TransformerEncoderBlock)]
+        return cls(
+            source_embedding=model.get_layer("source_embedding"),
+            encoder_blocks=blocks,
+            encoder_norm=model.get_layer("encoder_norm"),
+            target_embedding=model.get_layer("target_embedding"),
+            decoder_blocks=[layer for layer in model.layers if isinstance(layer, TransformerDecoderBlock)],
+            decoder_norm=model.get_layer("decoder_norm"),
+            logits=model.get_layer("logits"),
+        )
+
+    @property
+    def units(self):
+        return self.source_embedding.units
+
+
+def build_training_model(config, source_vocab_size, target_vocab_size):
+    """Builds the training model.
+
+    Args:
+        config: TrainConfig (units, num_layers, num_heads, feed_forward_dim, dropout_rate).
+        source_vocab_size, target_vocab_size: ints, including padding and [UNK].
+
+    Returns:
+        keras.Model with inputs `context` int (batch, s) and `target_in` int (batch, t),
+        output logits float32 (batch, t, target_vocab).
+    """
+    sizes = {
+        "units": config.units,
+        "num_heads": config.num_heads,
+        "feed_forward_dim": config.feed_forward_dim,
+        "dropout_rate": config.dropout_rate,
+    }
+    context = keras.Input(shape=(None,), dtype="int32", name="context")
+    target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
+
+    # Encoder: every source position attends to every other real one.
+    x = PositionalEmbedding(source_vocab_size, config.units, name="source_embedding")(context)
+    x = keras.layers.Dropout(config.dropout_rate, name="source_dropout")(x)
+    for index in range(config.num_layers):
+        x = TransformerEncoderBlock(**sizes, name=f"encoder_block_{index}")(x, context)
+    memory = keras.layers.LayerNormalization(name="encoder_norm")(x)
+
+    # Decoder: reads the target shifted by one (teacher forcing), each position
+    # only its predecessors, and attends over the encoder's outputs.
+    y = PositionalEmbedding(target_vocab_size, config.units, name="target_embedding")(target_in)
+    y = keras.layers.Dropout(config.dropout_rate, name="target_dropout")(y)
+    for index in range(config.num_layers):
+        y = TransformerDecoderBlock(**sizes, name=f"decoder_block_{index}")(y, memory, context)
+    y = keras.layers.LayerNormalization(name="decoder_norm")(y)
+    # float32 logits even under mixed precision: the softmax needs the range.
+    logits = keras.layers.Dense(target_vocab_size, dtype="float32", name="logits")(y)
+    return keras.Model(inputs=[context, target_in], outputs=logits, name="transformer")
+
+
+class TransformerDecoder(tf.Module):
+    """The architecture contract (see seqlib.architectures) for the transformer.
+
+    State (a dict, the batch first): `context` (rows, s); `position` (rows,);
+    per decoder block i, `keys_i`/`values_i` (rows, max_length, heads, head_dim),
+    the self-attention cache, and `cross_keys_i`/`cross_values_i` (rows, s,
+    heads, head_dim); `attention` float32 (rows, s), the last block's
+    cross-attention averaged over heads, for plots.
+
+    Args:
+        training_model: the model from build_training_model (its layers are shared).
+        max_length: the most tokens a sentence may generate (the cache's length).
+    """
+
+    def __init__(self, training_model, max_length):
+        super().__init__(name="transformer_decoder")
+        self.layers = TransformerLayers.of(training_model)
+        self.model = training_model  # tracked, so a SavedModel holds the weights
+        self.projection = self.layers.logits
+        self.max_length = max_length
+        blocks = len(self.layers.decoder_blocks)
+        self.fixed_keys = ("context", *(f"cross_{kind}_{i}" for i in range(blocks) for kind in ("keys", "values")))
+
+    def encode(self, context):
+        """context int32 (rows, s) -> the start state (see the class)."""
+        layers = self.layers
+        x = layers.source_embedding(context, training=False)
+        for block in layers.encoder_blocks:
+            x = block(x, context, training=False)
+        memory = layers.encoder_norm(x)
+        rows = ops.shape(context)[0]
+        state = {
+            "context": context,
+            "position": ops.zeros((rows,), "int32"),
+            "attention": ops.zeros(ops.shape(context), "float32"),
+        }
+        for index, block in enumerate(layers.decoder_blocks):
+            state[f"cross_keys_{index}"], state[f"cross_values_{index}"] = block.cross_key_value(memory)
+            heads = block.num_heads
+            empty = ops.zeros((rows, self.max_length, heads, block.units // heads), memory.dtype)
+            state[f"keys_{index}"], state[f"values_{index}"] = empty, empty
+        return state
+
+    def step(self, tokens, state):
+        """tokens int32 (rows,) -> (features (rows, units), the next state)."""
+        layers = self.layers
+        position = state["position"]
+        x = layers.target_embedding(tokens[:, None], positions=position[:, None], training=False)
+        state = dict(state)
+        for index, block in enumerate(layers.decoder_blocks):
+            x, (state[f"keys_{index}"], state[f"values_{index}"]), weights = block.step(
+                x,
+                position,
+                (state[f"keys_{index}"], state[f"values_{index}"]),
+                state[f"cross_keys_{index}"],
+                state[f"cross_values_{index}"],
+                state["context"],
+            )
+        state["position"] = position + 1
+        state["attention"] = ops.mean(weights[:, :, 0, :], axis=1)
+        return layers.decoder_norm(x)[:, 0, :], state
