@@ -1,7 +1,7 @@
-"""seqlib: an English→French attention GRU translator, from corpus to TensorBoard.
+"""seqlib: an English→French translator (attention GRU or transformer), from corpus to TensorBoard.
 
 The data flows through one module a step: data → text → vocabulary → pipeline →
-model → search → translator. For notebooks, the package itself offers
+model (model.py, transformer.py; architectures.py chooses) → search → translator. For notebooks, the package itself offers
 `plot_attention(translator, "I am cold.")`.
 """
 

@@ -3,11 +3,14 @@
 Each architecture builds a training model `(context, target_in) -> logits`
 and, from that model's own layers, a decoder object the translator drives:
 
-    state = decoder.encode(context)               # once per sentence
+    state = decoder.encode(context, max_length)   # once per sentence
     features, state = decoder.step(tokens, state)  # once per generated token
     logits = features @ decoder.projection.kernel + decoder.projection.bias
 
 - `context`: int32 (rows, s), source ids, 0 for padding.
+- `max_length`: int32 scalar or None, the most steps the search will take; a
+  state that grows with the output (the transformer's key/value cache) is
+  allocated for that many. None: the decoder's own maximum (a constant, for XLA).
 - `tokens`: int32 (rows,), the previous token of each row ([START] first).
 - `state`: a dict of Tensors, each with the rows first, so the search loops can
   drop finished sentences and reorder beams without knowing what is inside.

@@ -25,7 +25,7 @@ from seqlib.conventions import DEFAULT_ALPHA, END_ID, START_ID, automatic_max_le
 from seqlib.hardware import cpu_description
 from seqlib.model import compile_model, cudnn_eligible
 from seqlib.pipeline import keep_shorter_than, make_dataset, vectorize_pairs
-from seqlib.rundir import build_translator, load_translator
+from seqlib.rundir import build_translator, load_training_model, load_translator
 
 
 def gpu_description():
@@ -189,7 +189,7 @@ def ratio(ours, theirs):
     return round(ours / theirs, 2) if isinstance(ours, int | float) and isinstance(theirs, int | float) and theirs else None
 
 
-def run(quick=False, model_dir=None, preset="cpu", train_seconds=None):
+def run(quick=False, model_dir=None, preset="cpu", train_seconds=None, transformer_dir=None):
     """Measures seqlib and the tutorial's model side by side; returns the report (a dict).
 
     Args:
@@ -198,6 +198,8 @@ def run(quick=False, model_dir=None, preset="cpu", train_seconds=None):
             model trained here.
         preset: the seqlib preset measured.
         train_seconds: seconds each model trains (default 10 quick, 60 otherwise).
+        transformer_dir: decode with this trained transformer run; else with the
+            preset's transformer trained here (its training speed is measured either way).
     """
     config = get_preset(preset)
     seconds = train_seconds if train_seconds is not None else (10 if quick else 60)
@@ -268,9 +270,18 @@ def run(quick=False, model_dir=None, preset="cpu", train_seconds=None):
     def batch64_sentences_per_s(translate):
         return 64 / (timed(each(translate, batches), repeats) / len(batches))
 
-    def ours_greedy(text):
-        # The tutorial's shape, {"translation": (batch,)}, so one timing helper serves both.
-        return {"translation": translator.greedy(text, length)["translations"][:, 0]}
+    def greedy_of(translator):
+        # The tutorial's shape, {"translation": (batch,)}, so one timing helper serves all.
+        return lambda text: {"translation": translator.greedy(text, length)["translations"][:, 0]}
+
+    def beam_4_sentences_per_s(translator):
+        def beam_all():
+            for text in batches:
+                translator.beam(text, tf.constant(4), tf.constant(1), tf.constant(DEFAULT_ALPHA), length)["translations"].numpy()
+
+        return round(64 * len(batches) / timed(beam_all, repeats), 1)
+
+    ours_greedy = greedy_of(translator)
 
     report["first_call_s"] = first_call_s(lambda: ours_greedy(singles[0])["translation"].numpy())
     report["baseline"]["first_call_s"] = first_call_s(lambda: tutorial.translate(singles[0])["translation"].numpy())
@@ -330,6 +341,25 @@ def run(quick=False, model_dir=None, preset="cpu", train_seconds=None):
 
             seconds_taken = timed(beam_all, repeats)
             report["beam_sentences_per_s"][f"beam_{width}_batch_64{name}"] = round(64 * len(batches) / seconds_taken, 1)
+
+    # The transformer of the same preset: trained as long on the same pairs, decoding the same sentences.
+    transformer_config = get_preset(preset, "transformer")
+    transformer_model, transformer_tokens_per_s = train_seqlib(transformer_config, source_ids, target_ids, seconds)
+    if transformer_dir:
+        transformer = load_translator(transformer_dir)
+        transformer_model = load_training_model(transformer_dir)[2]
+    else:
+        transformer = build_translator(transformer_model, transformer_config, source_vocab, target_vocab)
+    report["transformer"] = {
+        "decoding_model": transformer_dir or f"{preset} transformer trained {seconds:g} s here",
+        "parameters": transformer_model.count_params(),
+        "train_tokens_per_s": round(transformer_tokens_per_s),
+        "first_call_s": first_call_s(lambda: greedy_of(transformer)(singles[0])["translation"].numpy()),
+        "greedy_batch1_ms": batch1_ms(greedy_of(transformer)),
+        "greedy_batch_64_sentences_per_s": round(batch64_sentences_per_s(greedy_of(transformer)), 1),
+        "beam_4_batch_64_sentences_per_s": beam_4_sentences_per_s(transformer),
+    }
+    report["parameters"] = (load_training_model(model_dir)[2] if model_dir else trained).count_params()
 
     baseline = report["baseline"]
     report["ratios"] = {
@@ -430,6 +460,26 @@ def format_report(report):
     row("mean words a translation", report["mean_output_words"]["seqlib"], report["mean_output_words"]["baseline"])
     row("beam 4 / our greedy", "", "", ratios["beam_4_to_our_greedy"])
     lines.append(f"  decoding model: {report['decoding_model']}")
+    transformer = report["transformer"]
+    lines.append(f"  {'GRU (seqlib) and transformer, same preset and pairs':<44} {'GRU':>10} {'transformer':>11}")
+    for label, ours, theirs in (
+        ("parameters", report["parameters"], transformer["parameters"]),
+        ("training, target tokens/s", best, transformer["train_tokens_per_s"]),
+        (
+            "greedy, batch 64, sentences/s",
+            report["greedy_sentences_per_s"]["batch_64"],
+            transformer["greedy_batch_64_sentences_per_s"],
+        ),
+        ("greedy, batch 1, ms a sentence", report["greedy_batch1_ms"], transformer["greedy_batch1_ms"]),
+        (
+            "beam 4, batch 64, sentences/s",
+            report["beam_sentences_per_s"]["beam_4_batch_64"],
+            transformer["beam_4_batch_64_sentences_per_s"],
+        ),
+        ("first call (trace + run), s", report["first_call_s"], transformer["first_call_s"]),
+    ):
+        lines.append(f"  {label:<44} {ours!s:>10} {theirs!s:>11}")
+    lines.append(f"  transformer decoding model: {transformer['decoding_model']}")
     for name, value in report["train_tokens_per_s"].items():
         lines.append(f"  train tokens/s     {name:<36} {value:>10}")
     for key, label in (("first_call_xla_s", "first call with XLA, s"), ("greedy_batch1_ms_xla", "greedy batch 1, XLA, ms")):
@@ -447,8 +497,8 @@ def format_report(report):
     return "\n".join(lines)
 
 
-def main(quick=False, json_file=None, model_dir=None, preset="cpu", train_seconds=None):
-    report = run(quick=quick, model_dir=model_dir, preset=preset, train_seconds=train_seconds)
+def main(quick=False, json_file=None, model_dir=None, preset="cpu", train_seconds=None, transformer_dir=None):
+    report = run(quick=quick, model_dir=model_dir, preset=preset, train_seconds=train_seconds, transformer_dir=transformer_dir)
     print(format_report(report))
     if json_file:
         with open(json_file, "w", encoding="utf-8") as file:

@@ -186,11 +186,15 @@ STANDARDIZE_CASES = (
     ("keeps accents and case", "Élise a mangé chez Zoë"),
     ("collapses and strips spaces", "   Il    pleut   "),
     ("splits punctuation off", "Wait, what?! Really..."),
-    # No ´ (U+00B4) here: NFKC, applied first, already turns it into a space and a combining accent.
     ("unifies apostrophes (’ ‘ ʼ ` → ')", "Les années \u201980 et \u201890, \u02bc70 et `60"),
     ("separates French elision", "C'est l'été, qu'il dit."),
     ("turns non-breaking and other spaces into plain ones", "Va\u00a0! Qui\u202f? Oui\tnon"),
     ("applies NFKC normal form", "Le \ufb01lm est fini\u2026 cafe\u0301"),
+    (
+        "turns ´ into an apostrophe before NFKC (NFKC makes it a space and a combining accent, "
+        "which no later rule can turn back into an apostrophe)",
+        "C\u00b4est l\u00b4hiver",
+    ),
     ("splits quotes and brackets", "«Bonjour», dit-il (encore) [START]"),
 )
 # Pieces the generated sentences are drawn from; each exercises one or more of the rules above.
@@ -429,7 +433,16 @@ def masked_loss(loss_fn):
             continue
         per_token = -np.take_along_axis(_log_softmax(logits), target_out[..., None], axis=-1)[..., 0]
         mask = target_out != 0
+        # The most common mistake: Keras's cross-entropy takes probabilities unless told otherwise.
+        as_probabilities = _cross_entropy_of_probabilities(target_out, logits)
+        not_logits = (
+            "the model gives logits (any real numbers), not probabilities: pass from_logits=True to the "
+            "cross-entropy (Keras assumes probabilities by default)."
+        )
         known_mistakes = (
+            ((as_probabilities * mask).sum() / mask.sum(), not_logits),
+            ((as_probabilities * mask).sum() / mask.size, not_logits + " Divide by the number of real tokens, too."),
+            (as_probabilities.mean(), not_logits + " Padding must not count either."),
             (
                 per_token.mean(),
                 "you averaged over padding too: padded positions (target_out == 0) must count in neither the sum nor the count.",
@@ -447,6 +460,14 @@ def masked_loss(loss_fn):
                 break
         _fail(exercise, hint, described, f"{expected:.5f}", f"{got:.5f}")
     _passed(exercise, "matches seqlib.losses.masked_loss on unseen batches with padding")
+
+
+def _cross_entropy_of_probabilities(target_out, logits):
+    """What Keras's sparse cross-entropy gives with from_logits=False on logits: int (batch, t),
+    float (batch, t, vocab) -> float (batch, t)."""
+    import keras
+
+    return keras.ops.convert_to_numpy(keras.losses.sparse_categorical_crossentropy(target_out, logits, from_logits=False))
 
 
 # ---- lab 4: serving ---------------------------------------------------------

@@ -194,7 +194,12 @@ def build_parser():
     bench.add_argument(
         "--model", metavar="RUN_DIR", help="measure decoding on this trained run (default: the model the bench trains)"
     )
-    bench.add_argument("--config", default="cpu", metavar="PRESET", help="preset whose model is measured (default cpu)")
+    bench.add_argument(
+        "--transformer-model",
+        metavar="RUN_DIR",
+        help="measure the transformer's decoding on this trained run (default: the transformer the bench trains)",
+    )
+    bench.add_argument("--config", default="cpu", metavar="PRESET", help="preset whose models are measured (default cpu)")
 
     quiz.add_parser(verbs)
 
@@ -454,12 +459,22 @@ def run_bench(args):
     get_preset(args.config)
     if args.train_seconds is not None and not args.train_seconds > 0:
         raise UsageError(f"--train-seconds must be a positive number of seconds, got {args.train_seconds:g}")
-    if args.model:
-        RunDir(args.model).check_trained()
+    for run_dir, arch in ((args.model, None), (args.transformer_model, "transformer")):
+        if run_dir:
+            config = RunDir(run_dir).check_trained()
+            if arch and config.arch != arch:
+                raise UsageError(f"--transformer-model {run_dir} is a {config.arch} run, not a transformer")
     load_tensorflow()
     from seqlib.bench import main as bench_main
 
-    bench_main(quick=args.quick, json_file=args.json, model_dir=args.model, preset=args.config, train_seconds=args.train_seconds)
+    bench_main(
+        quick=args.quick,
+        json_file=args.json,
+        model_dir=args.model,
+        preset=args.config,
+        train_seconds=args.train_seconds,
+        transformer_dir=args.transformer_model,
+    )
     return 0
 
 

@@ -161,3 +161,10 @@ def lab3_translator(config, run_dir, time_budget):
         print(no_model_message(run_dir, config, time_budget), flush=True)
         train_lab(config, run_dir, time_budget)
     return load_translator(run_dir)
+
+
+def trained_translator(config, run_dir, time_budget):
+    """The translator in `run_dir`, trained there first (for `time_budget`) if it holds no model yet."""
+    if not RunDir(run_dir).model_file.is_file():
+        train_lab(config, run_dir, time_budget)
+    return load_translator(run_dir)

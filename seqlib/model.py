@@ -212,8 +212,9 @@ class GruDecoder(tf.Module):
         self.encoder, self.decoder_step, self.decoder_features = models.encoder, models.decoder_step, models.decoder_features
         self.projection = GruLayers.of(training_model).logits
 
-    def encode(self, context):
-        """context int32 (rows, s) -> the start state (see the class)."""
+    def encode(self, context, max_length=None):
+        """context int32 (rows, s) -> the start state (see the class); a GRU's state
+        does not grow, so max_length (see seqlib.architectures) changes nothing."""
         encoder_outputs, attention_keys, hidden = self.encoder(context, training=False)
         return {
             "hidden": hidden,

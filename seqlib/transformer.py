@@ -340,7 +340,7 @@ class TransformerDecoder(tf.Module):
 
     Args:
         training_model: the model from build_training_model (its layers are shared).
-        max_length: the most tokens a sentence may generate (the cache's length).
+        max_length: the most tokens a sentence may generate (the cache's longest length).
     """
 
     def __init__(self, training_model, max_length):
@@ -352,8 +352,14 @@ class TransformerDecoder(tf.Module):
         blocks = len(self.layers.decoder_blocks)
         self.fixed_keys = ("context", *(f"cross_{kind}_{i}" for i in range(blocks) for kind in ("keys", "values")))
 
-    def encode(self, context):
-        """context int32 (rows, s) -> the start state (see the class)."""
+    def encode(self, context, max_length=None):
+        """context int32 (rows, s) -> the start state (see the class).
+
+        max_length: int32 scalar, the most steps the caller's loop takes; the
+        cache gets that many positions (default: the `max_length` given at
+        construction, a constant, as XLA needs). A shorter cache is less to
+        attend over and, in beam search, less to reorder at every step.
+        """
         layers = self.layers
         x = layers.source_embedding(context, training=False)
         for block in layers.encoder_blocks:
@@ -368,7 +374,8 @@ class TransformerDecoder(tf.Module):
         for index, block in enumerate(layers.decoder_blocks):
             state[f"cross_keys_{index}"], state[f"cross_values_{index}"] = block.cross_key_value(memory)
             heads = block.num_heads
-            empty = ops.zeros((rows, self.max_length, heads, block.units // heads), memory.dtype)
+            length = self.max_length if max_length is None else max_length
+            empty = ops.zeros((rows, length, heads, block.units // heads), memory.dtype)
             state[f"keys_{index}"], state[f"values_{index}"] = empty, empty
         return state
 

@@ -95,13 +95,14 @@ class Translator(tf.Module):
 
     # ---- the step function the search loops drive --------------------------
 
-    def encode(self, context):
+    def encode(self, context, max_length=None):
         """Runs the encoder once: context int32 (rows, s) -> the decoder's start state.
 
         Everything per sentence, the encoder's outputs included, travels in the
         state, so the search loops can drop finished sentences from the batch.
+        max_length: the most steps that will follow (see seqlib.architectures).
         """
-        return self.decoder.encode(context)
+        return self.decoder.encode(context, max_length)
 
     def step(self, tokens, state):
         """One decoder step: tokens int32 (rows,) -> (logits float32 (rows, vocab), state).
@@ -118,9 +119,9 @@ class Translator(tf.Module):
         # The forbidden tokens ride on the bias: one add per step fewer than on the logits.
         return tf.nn.bias_add(logits, tf.cast(bias, tf.float32) + self.forbidden), state
 
-    def _start(self, context):
-        """(step function, start state, start tokens) for the search loops."""
-        return self.step, self.encode(context), tf.fill([tf.shape(context)[0]], START_ID)
+    def _start(self, context, max_length=None):
+        """(step function, start state, start tokens) for a search loop of at most max_length steps."""
+        return self.step, self.encode(context, max_length), tf.fill([tf.shape(context)[0]], START_ID)
 
     def _max_length(self, context, max_length):
         """max_length if > 0, else the automatic rule for this source length; capped."""
@@ -188,8 +189,10 @@ class Translator(tf.Module):
 
     def _greedy_numbers(self, context, max_length):
         """Encoder + greedy loop: context int32 (batch, s) -> see search.greedy_search."""
-        step, state, start = self._start(context)
-        # XLA needs fixed shapes; otherwise finished sentences leave the batch.
+        # XLA needs fixed shapes: a state sized by the decoder's own maximum, and every
+        # sentence kept to the end. Otherwise the state fits this loop, and finished
+        # sentences leave the batch.
+        step, state, start = self._start(context, None if self.jit_compile else max_length)
         return search.greedy_search(
             step,
             state,
@@ -205,10 +208,9 @@ class Translator(tf.Module):
     def sample(self, text, temperature, top_k, seed, max_length):
         """Sampling with temperature and top-k: translations string (batch, 1), scores float32 (batch, 1)."""
         context = self.vectorize(text)
-        step, state, start = self._start(context)
-        result = search.sample(
-            step, state, start, END_ID, self._max_length(context, max_length), temperature, top_k, seed, drop_finished=True
-        )
+        limit = self._max_length(context, max_length)
+        step, state, start = self._start(context, limit)
+        result = search.sample(step, state, start, END_ID, limit, temperature, top_k, seed, drop_finished=True)
         return self._blank_empty(context, translations=self.to_text(result["tokens"])[:, None], scores=result["scores"][:, None])
 
     @tf.function(input_signature=[TEXT, INT, INT, FLOAT, INT], autograph=False)
@@ -218,13 +220,14 @@ class Translator(tf.Module):
         tf.debugging.assert_greater(n_best, 0, message="n_best must be >= 1")
         tf.debugging.assert_less_equal(n_best, beam_width, message="n_best must be <= beam_width")
         context = self.vectorize(text)
-        step, state, start = self._start(context)
+        limit = self._max_length(context, max_length)
+        step, state, start = self._start(context, limit)
         result = search.beam_search(
             step,
             state,
             start,
             END_ID,
-            self._max_length(context, max_length),
+            limit,
             beam_width,
             n_best,
             alpha,

@@ -129,3 +129,23 @@ def tiny_translator(tiny_run):
     from seqlib.rundir import load_translator
 
     return load_translator(tiny_run)
+
+
+@pytest.fixture(scope="session")
+def transformer_run(tmp_path_factory):
+    """A tiny transformer trained once a session through the command line's main (1 epoch of 1,500 pairs)."""
+
+    def train_by_the_command_line(run_dir):
+        done = run_main_here(
+            "train", "--config", "tiny", "--arch", "transformer", "--out", run_dir, "--epochs", "1", "--max-pairs", "1500"
+        )
+        assert done.returncode == 0, done.stderr.decode()[-3000:]
+
+    return shared_run(tmp_path_factory, "transformer_run", train_by_the_command_line)
+
+
+@pytest.fixture(scope="session")
+def transformer_translator(transformer_run):
+    from seqlib.rundir import load_translator
+
+    return load_translator(transformer_run)

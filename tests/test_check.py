@@ -86,6 +86,11 @@ def test_standardize(capsys):
         return tf.strings.strip(tf.strings.regex_replace(text, " +", " "))
 
     fails(check.standardize, without_elision, "the rule that separates French elision", "C' est l' été")
+
+    def nfkc_first(text):  # the order lab 1 used to teach
+        return standardize(tf_text.normalize_utf8(text, "NFKC"))
+
+    fails(check.standardize, nfkc_first, "turns ´ into an apostrophe before NFKC")
     # A wrong shape names the sentences, the shape expected and the shape that came back.
     fails(check.standardize, lambda text: standardize(text)[:3], "one string per sentence", "Élise a mangé", "shape (3,)")
     fails(check.standardize, lambda text: None, "did you forget a `return`", "got:      None")
@@ -174,6 +179,9 @@ def test_masked_loss(capsys):
     fails(check.masked_loss, lambda y, logits: tf.reduce_mean(per_token(y, logits)), "averaged over padding")
     fails(check.masked_loss, lambda y, logits: tf.reduce_mean(per_token(y, logits) * mask(y)), "divided by all positions")
     fails(check.masked_loss, lambda y, logits: per_token(y, logits) * mask(y), "one number (a scalar)")
+    probabilities_assumed = keras.losses.SparseCategoricalCrossentropy()  # from_logits=False, the default
+    fails(check.masked_loss, lambda y, logits: probabilities_assumed(y, logits, sample_weight=mask(y)), "from_logits=True")
+    fails(check.masked_loss, lambda y, logits: probabilities_assumed(y, logits), "from_logits=True")
 
 
 # ---- lab 4 -------------------------------------------------------------------

@@ -231,6 +231,7 @@ def test_translate_as_a_co_process_answers_each_line_before_the_next_comes(cli_r
 def test_a_reader_that_goes_away_ends_the_command_quietly_by_sigpipe(tmp_path):
     # Far more than a pipe holds (64 KiB), so quiz is still writing when the reader leaves.
     question = {"lab": 1, "question": "Which?", "options": ["This one", "That one"], "answers": ["This one"]}
+    question.update(hint="Think.", kind="recall")
     bank = {"questions": [{"id": f"question-{number}", **question} for number in range(5000)]}
     (tmp_path / "bank.json").write_text(json.dumps(bank), encoding="utf-8")
     process = subprocess.Popen(
