@@ -89,11 +89,26 @@ def test_presets_keep_the_transformers_sizes_consistent():
 # ---- a tiny trained transformer, through the command line ---------------------
 
 
-def test_the_run_says_it_is_a_transformer(transformer_run):
+def test_the_run_says_it_is_a_transformer_and_tensorboard_shows_its_cross_attention(transformer_run):
+    from test_tensorboard import summaries
+
     saved = json.loads(RunDir(transformer_run).config_file.read_text())
     assert saved["config"]["arch"] == "transformer"
     _, config, model = load_training_model(transformer_run)
     assert config.arch == "transformer" and model.get_layer("decoder_block_0") is not None
+    found = summaries(RunDir(transformer_run).logs)
+    assert found["translations/attention/0"] == "images" and "validation/epoch_bleu" in found
+
+
+def test_attention_for_plots_is_the_last_blocks_cross_attention_averaged_over_heads(transformer_translator):
+    out = transformer_translator.greedy(tf.constant(["I am cold.", "Go."]), tf.constant(0))
+    attention = out["attention"].numpy()
+    assert attention.shape[:2] == out["tokens"].shape
+    steps = (out["tokens"].numpy() != 0).sum(axis=1)
+    for row, taken in enumerate(steps):
+        # Each generated token's weights sum to 1 over the source; nothing after the end.
+        np.testing.assert_allclose(attention[row, :taken].sum(axis=-1), 1.0, atol=1e-4)
+        assert np.all(attention[row, taken:] == 0)
 
 
 @pytest.mark.parametrize("translator_fixture", ["tiny_translator", "transformer_translator"])
