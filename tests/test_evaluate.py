@@ -23,9 +23,10 @@ class ScriptedTranslator:
     def greedy(self, text, max_length):
         sources = [s.decode() for s in text.numpy()]
         self.asked.extend(sources)
+        # The translator's shape for every search: (batch, n) translations and scores, n = 1 here.
         return {
-            "translation": tf.constant([self.answers.get(s, "Je ne sais pas.") for s in sources]),
-            "scores": tf.zeros([len(sources)]),
+            "translations": tf.constant([[self.answers.get(s, "Je ne sais pas.")] for s in sources]),
+            "scores": tf.zeros([len(sources), 1]),
         }
 
 
