@@ -109,19 +109,34 @@ class Translator(tf.Module):
 
         Padding, [UNK] and [START] get NEG_INF logits (see `forbidden`).
         """
+        return self._step(tokens, state, self._output_bias())
+
+    def _output_bias(self):
+        """The projection's bias plus `forbidden`, float32 (vocab,): the forbidden
+        tokens ride on the bias, one add per step fewer than on the logits."""
+        bias = self.bfloat16_bias if self.bfloat16_bias is not None else self.projection.bias
+        return tf.cast(bias, tf.float32) + self.forbidden
+
+    def _step(self, tokens, state, output_bias):
+        """`step` with the output bias given (see _output_bias)."""
         features, state = self.decoder.step(tokens, state)
         if self.bfloat16_kernel is not None:
             logits = tf.cast(tf.matmul(tf.cast(features, tf.bfloat16), self.bfloat16_kernel), tf.float32)
-            bias = self.bfloat16_bias
         else:
             logits = tf.matmul(tf.cast(features, tf.float32), tf.cast(self.projection.kernel, tf.float32))
-            bias = self.projection.bias
-        # The forbidden tokens ride on the bias: one add per step fewer than on the logits.
-        return tf.nn.bias_add(logits, tf.cast(bias, tf.float32) + self.forbidden), state
+        return tf.nn.bias_add(logits, output_bias), state
 
     def _start(self, context, max_length=None):
-        """(step function, start state, start tokens) for a search loop of at most max_length steps."""
-        return self.step, self.encode(context, max_length), tf.fill([tf.shape(context)[0]], START_ID)
+        """(step function, start state, start tokens) for a search loop of at most max_length steps.
+
+        The output bias is computed here, once a search, not inside the loop at every step.
+        """
+        output_bias = self._output_bias()
+        return (
+            lambda tokens, state: self._step(tokens, state, output_bias),
+            self.encode(context, max_length),
+            tf.fill([tf.shape(context)[0]], START_ID),
+        )
 
     def _max_length(self, context, max_length):
         """max_length if > 0, else the automatic rule for this source length; capped."""
