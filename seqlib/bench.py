@@ -274,10 +274,12 @@ def run(quick=False, model_dir=None, preset="cpu", train_seconds=None, transform
         # The tutorial's shape, {"translation": (batch,)}, so one timing helper serves all.
         return lambda text: {"translation": translator.greedy(text, length)["translations"][:, 0]}
 
-    def beam_4_sentences_per_s(translator):
+    def beam_sentences_per_s(translator, width):
         def beam_all():
             for text in batches:
-                translator.beam(text, tf.constant(4), tf.constant(1), tf.constant(DEFAULT_ALPHA), length)["translations"].numpy()
+                translator.beam(text, tf.constant(width), tf.constant(1), tf.constant(DEFAULT_ALPHA), length)[
+                    "translations"
+                ].numpy()
 
         return round(64 * len(batches) / timed(beam_all, repeats), 1)
 
@@ -324,23 +326,12 @@ def run(quick=False, model_dir=None, preset="cpu", train_seconds=None, transform
             else build_translator(trained, config, source_vocab, target_vocab, bfloat16_projection=True)
         )
         report["greedy_sentences_per_s"]["batch_64_bfloat16_projection"] = round(
-            batch64_sentences_per_s(
-                lambda text: {"translation": projections["_bfloat16_projection"].greedy(text, length)["translations"][:, 0]}
-            ),
-            1,
+            batch64_sentences_per_s(greedy_of(projections["_bfloat16_projection"])), 1
         )
     report["beam_sentences_per_s"] = {}
     for width in (4,) if quick else (4, 8):
         for name, beam_translator in projections.items():
-
-            def beam_all(width=width, beam_translator=beam_translator):
-                for text in batches:
-                    beam_translator.beam(text, tf.constant(width), tf.constant(1), tf.constant(DEFAULT_ALPHA), length)[
-                        "translations"
-                    ].numpy()
-
-            seconds_taken = timed(beam_all, repeats)
-            report["beam_sentences_per_s"][f"beam_{width}_batch_64{name}"] = round(64 * len(batches) / seconds_taken, 1)
+            report["beam_sentences_per_s"][f"beam_{width}_batch_64{name}"] = beam_sentences_per_s(beam_translator, width)
 
     # The transformer of the same preset: trained as long on the same pairs, decoding the same sentences.
     transformer_config = get_preset(preset, "transformer")
@@ -357,7 +348,7 @@ def run(quick=False, model_dir=None, preset="cpu", train_seconds=None, transform
         "first_call_s": first_call_s(lambda: greedy_of(transformer)(singles[0])["translation"].numpy()),
         "greedy_batch1_ms": batch1_ms(greedy_of(transformer)),
         "greedy_batch_64_sentences_per_s": round(batch64_sentences_per_s(greedy_of(transformer)), 1),
-        "beam_4_batch_64_sentences_per_s": beam_4_sentences_per_s(transformer),
+        "beam_4_batch_64_sentences_per_s": beam_sentences_per_s(transformer, 4),
     }
     report["parameters"] = (load_training_model(model_dir)[2] if model_dir else trained).count_params()
 

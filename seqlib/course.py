@@ -159,8 +159,7 @@ def lab3_translator(config, run_dir, time_budget):
     """The translator lab 3 trained into `run_dir`; when it is not there, one trained now (and said so)."""
     if not RunDir(run_dir).model_file.is_file():
         print(no_model_message(run_dir, config, time_budget), flush=True)
-        train_lab(config, run_dir, time_budget)
-    return load_translator(run_dir)
+    return trained_translator(config, run_dir, time_budget)
 
 
 def trained_translator(config, run_dir, time_budget):

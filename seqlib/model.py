@@ -197,10 +197,6 @@ class GruDecoder(tf.Module):
     GRU's state; `encoder_outputs` (rows, s, 2 * units); `attention_keys`
     (rows, s, units); `context` int32 (rows, s); `attention` float32 (rows, s),
     the last step's attention weights, for plots.
-
-    Attributes:
-        encoder, decoder_step, decoder_features: the InferenceModels, for labs
-            that show the pieces one by one.
     """
 
     # The same for every beam of a sentence: beam search does not reorder them.
@@ -209,7 +205,8 @@ class GruDecoder(tf.Module):
     def __init__(self, training_model, config):
         super().__init__(name="gru_decoder")
         models = build_inference_models(training_model, config)
-        self.encoder, self.decoder_step, self.decoder_features = models.encoder, models.decoder_step, models.decoder_features
+        # The step up to the vocabulary projection, which the translator runs itself.
+        self.encoder, self.decoder_features = models.encoder, models.decoder_features
         self.projection = GruLayers.of(training_model).logits
 
     def encode(self, context, max_length=None):
