@@ -225,7 +225,7 @@ class TransformerDecoderBlock(_Block):
         """The cross-attention's keys and values of a sentence, computed once: float (batch, s, heads, head_dim) each."""
         return self.cross_attention._key_dense(memory), self.cross_attention._value_dense(memory)
 
-    def step(self, x, position, cache, cross_key, cross_value, context):
+    def step(self, x, position, cache, cross_key, cross_value, source_visible):
         """One decoding step with a key/value cache.
 
         Args:
@@ -234,7 +234,7 @@ class TransformerDecoderBlock(_Block):
             cache: (keys, values), float (rows, max_length, heads, head_dim) each:
                 the self-attention keys and values of positions < position.
             cross_key, cross_value: from `cross_key_value`.
-            context: int (rows, s), the source ids.
+            source_visible: bool (rows, s), True at real source tokens (not padding).
 
         Returns:
             x float (rows, 1, units), the updated cache, and the cross-attention
@@ -253,9 +253,7 @@ class TransformerDecoderBlock(_Block):
         attended, _ = attend(attention._query_dense(normed), keys, values, seen)
         x = x + attention._output_dense(attended)
         cross = self.cross_attention
-        attended, weights = attend(
-            cross._query_dense(self.cross_attention_norm(x)), cross_key, cross_value, ops.not_equal(context, 0)
-        )
+        attended, weights = attend(cross._query_dense(self.cross_attention_norm(x)), cross_key, cross_value, source_visible)
         x = self.feed_forward(x + cross._output_dense(attended))
         return x, (keys, values), weights
 
@@ -385,6 +383,7 @@ class TransformerDecoder(tf.Module):
         position = state["position"]
         x = layers.target_embedding(tokens[:, None], positions=position[:, None], training=False)
         state = dict(state)
+        source_visible = ops.not_equal(state["context"], 0)  # once a step, for every block
         for index, block in enumerate(layers.decoder_blocks):
             x, (state[f"keys_{index}"], state[f"values_{index}"]), weights = block.step(
                 x,
@@ -392,7 +391,7 @@ class TransformerDecoder(tf.Module):
                 (state[f"keys_{index}"], state[f"values_{index}"]),
                 state[f"cross_keys_{index}"],
                 state[f"cross_values_{index}"],
-                state["context"],
+                source_visible,
             )
         state["position"] = position + 1
         state["attention"] = ops.mean(weights[:, :, 0, :], axis=1)
