@@ -16,10 +16,15 @@ class LuongAttention(keras.layers.Layer):
     score(t, s) = query_t · key_s, where key_s = W h_s is computed once per
     sentence by the encoder (a Dense layer), so decoding steps only do the dot
     products. Padded source positions get no weight.
+
+    With `enabled=False` the layer returns zeros: the decoder then knows the
+    source only through its initial state, the thought vector (the model of
+    Cho et al. 2014), with every other layer unchanged, so the two compare fairly.
     """
 
-    def __init__(self, **kwargs):
+    def __init__(self, enabled=True, **kwargs):
         super().__init__(**kwargs)
+        self.enabled = enabled
         # Masks arrive from the embeddings; the source mask is recomputed from
         # `source_tokens` on purpose, so the layer also works on plain inputs.
         self.supports_masking = True
@@ -45,7 +50,13 @@ class LuongAttention(keras.layers.Layer):
         scores = ops.where(source_mask, scores, ops.cast(NEG_INF if scores.dtype == "float32" else -6e4, scores.dtype))
         weights = ops.softmax(scores, axis=-1)
         context = ops.matmul(weights, values)
+        if not self.enabled:
+            # Multiplied, not replaced, so every weight still gets a (zero) gradient.
+            return context * 0, weights * 0
         return context, weights
+
+    def get_config(self):
+        return {**super().get_config(), "enabled": self.enabled}
 
     def compute_output_spec(self, query, keys, values, source_tokens):
         batch, t = query.shape[0], query.shape[1]

@@ -470,6 +470,134 @@ def _cross_entropy_of_probabilities(target_out, logits):
     return keras.ops.convert_to_numpy(keras.losses.sparse_categorical_crossentropy(target_out, logits, from_logits=False))
 
 
+def _batch(rng, batch_size=3, source_length=6, target_length=6, source_vocab=30, target_vocab=40):
+    """A random (context, target_in, target_out) batch with padding, as int32 Tensors."""
+    import tensorflow as tf
+
+    context = rng.integers(4, source_vocab, size=(batch_size, source_length)).astype(np.int32)
+    context[1:, source_length - 2 :] = 0
+    target = _random_targets(rng, batch_size, target_length + 1, vocab_size=target_vocab)
+    return tf.constant(context), tf.constant(target[:, :-1]), tf.constant(target[:, 1:])
+
+
+def train_step(train_step_fn):
+    """Checks train_step_fn(model, optimizer, loss_fn, context, target_in, target_out) -> loss:
+    one GradientTape step that returns the batch's loss before the update and updates
+    every trainable weight once, with the optimizer it was given."""
+    import keras
+    import tensorflow as tf
+
+    from seqlib.losses import masked_loss as loss_fn
+
+    exercise = "train_step"
+    returns = "the batch's loss before the update (a scalar), with every trainable weight updated once by `optimizer`"
+    rng = np.random.default_rng(_SEED + 9)
+    context, target_in, target_out = _batch(rng)
+    reference, _ = _check_model()
+    learner, _ = _check_model()
+    learner.set_weights(reference.get_weights())
+    before = [variable.numpy() for variable in reference.trainable_variables]
+
+    with tf.GradientTape() as tape:
+        logits = reference([context, target_in], training=True)
+        loss = loss_fn(target_out, logits)
+    expected_loss = float(loss)
+    gradients = tape.gradient(loss, reference.trainable_variables)
+    keras.optimizers.SGD(learning_rate=0.5).apply_gradients(zip(gradients, reference.trainable_variables))
+    expected_change = [variable.numpy() - start for variable, start in zip(reference.trainable_variables, before)]
+
+    optimizer = keras.optimizers.SGD(learning_rate=0.5)
+    described = (
+        "a random untrained model (units=16, vocab=40), keras.optimizers.SGD(learning_rate=0.5), "
+        f"loss_fn=seqlib.losses.masked_loss,\ncontext =\n{_show(context)}\ntarget_in =\n{_show(target_in)}\n"
+        f"target_out =\n{_show(target_out)}"
+    )
+    try:
+        result = train_step_fn(learner, optimizer, loss_fn, context, target_in, target_out)
+    except NotImplementedError:
+        raise
+    except Exception as error:
+        raised = f"{type(error).__name__}: {error}"
+        hint = f"your function raised {raised}"
+        if "No gradients" in raised or "NoneType" in raised:
+            hint += (
+                "\n  The tape saw no computation that leads to the loss: run the model and loss_fn inside "
+                "`with tf.GradientTape() as tape:`, then call tape.gradient(loss, model.trainable_variables) after it."
+            )
+        _fail(exercise, hint, described, returns, raised)
+    got_loss = _to_numpy(exercise, result, "the loss", described, returns)
+    if got_loss.size != 1:
+        _fail(
+            exercise,
+            f"return one number, the loss; got shape {got_loss.shape}",
+            described,
+            f"{expected_loss:.5f}",
+            _show(got_loss),
+        )
+    got_loss = float(got_loss.reshape(()))
+    changed = [variable.numpy() - start for variable, start in zip(learner.trainable_variables, before)]
+    moved = [bool(np.abs(change).max() > 1e-7) for change in changed]
+    should_move = [bool(np.abs(change).max() > 1e-7) for change in expected_change]
+    if not any(moved):
+        _fail(
+            exercise,
+            "the weights did not change: after tape.gradient, call optimizer.apply_gradients(zip(gradients, model.trainable_variables)).",
+            described,
+            f"{sum(should_move)} of {len(moved)} trainable variables updated",
+            "none updated",
+        )
+    if int(optimizer.iterations.numpy()) != 1:
+        _fail(
+            exercise,
+            "update the weights with the `optimizer` passed in, once (its step counter says "
+            f"{int(optimizer.iterations.numpy())} updates): it keeps state, such as Adam's moments, between steps.",
+            described,
+            "optimizer.iterations == 1",
+            f"optimizer.iterations == {int(optimizer.iterations.numpy())}",
+        )
+    if abs(got_loss - expected_loss) > 1e-4 * max(1.0, abs(expected_loss)):
+        unmasked = float(tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(target_out, logits, from_logits=True)))
+        after = float(loss_fn(target_out, reference([context, target_in], training=True)))
+        known_mistakes = (
+            (
+                float(loss_fn(target_in, logits)),
+                "that is the loss against target_in; the labels are target_out (the target shifted left).",
+            ),
+            (unmasked, "that loss counts the padding: use the loss_fn you were given, the masked loss."),
+            (after, "that is the loss after the update; return the one computed inside the tape, before it."),
+        )
+        hint = "return the loss that loss_fn gave for this batch, computed inside the tape before the update."
+        for value, mistake in known_mistakes:
+            if abs(got_loss - value) <= 1e-4 * max(1.0, abs(value)):
+                hint = mistake
+                break
+        _fail(exercise, hint, described, f"{expected_loss:.5f}", f"{got_loss:.5f}")
+    if not all(_close(got, want) for got, want in zip(changed, expected_change)):
+        ascent = all(_close(got, -want) for got, want in zip(changed, expected_change))
+        if ascent:
+            hint = (
+                "your step moved every weight up the gradient, making the loss larger: pass the gradients of the loss "
+                "itself to apply_gradients (the optimizer subtracts them)."
+            )
+        elif sum(moved) < sum(should_move):
+            hint = (
+                f"only {sum(moved)} of the {sum(should_move)} trainable variables changed: take the gradients of "
+                "model.trainable_variables, all of them, and apply them to the same list."
+            )
+        else:
+            hint = "the update differs from one step down the gradient of loss_fn(target_out, model([context, target_in], training=True))."
+        worst = int(np.argmax([np.abs(got - want).max() for got, want in zip(changed, expected_change)]))
+        name = learner.trainable_variables[worst].path
+        _fail(
+            exercise,
+            hint,
+            described,
+            f"change of {name}[:4] = {_show(expected_change[worst].reshape(-1)[:4])}",
+            f"change of {name}[:4] = {_show(changed[worst].reshape(-1)[:4])}",
+        )
+    _passed(exercise, "returns the loss and updates every weight as one step of optimizer on loss_fn does, on an unseen batch")
+
+
 # ---- lab 4: serving ---------------------------------------------------------
 
 
@@ -622,6 +750,276 @@ def beam_top_k(top_k_fn):
                 _named(parent=got_parent, token=got_token),
             )
     _passed(exercise, "selects the best (parent, token) pairs over beam × vocab, best first, on unseen scores")
+
+
+class _CountdownStep:
+    """A step function whose rows end on cue: logits are row `token` of a fixed table,
+    except that end_id wins exactly when a row's counter reaches its `finish_at` (and
+    never before), and padding never wins. State: {"step": int32 (batch,), "finish_at":
+    int32 (batch,)}; each call adds 1 to "step", so a loop that drops the returned
+    state never ends a row."""
+
+    def __init__(self, rng, vocab_size):
+        import tensorflow as tf
+
+        table = rng.normal(size=(vocab_size, vocab_size)).astype(np.float32) * 3
+        table[:, 0] = -1e9  # padding is never generated
+        table[:, _END_ID] = -50.0
+        self.table = tf.constant(table)
+
+    def __call__(self, tokens, state):
+        import tensorflow as tf
+
+        step = state["step"] + 1
+        ends = tf.one_hot(_END_ID, self.table.shape[1]) * 100.0
+        logits = tf.gather(self.table, tokens) + tf.where((step == state["finish_at"])[:, None], ends, 0.0)
+        return logits, {**state, "step": step}
+
+
+def _python_greedy(step_fn, state, start_tokens, end_id, max_length, mistake=None):
+    """Greedy search in plain Python, right (mistake=None) or with one typical mistake:
+    "no_padding", "first_end_stops", "runs_to_max_length", "drops_end", "no_feedback",
+    "state_not_carried". Returns int array (batch, steps)."""
+    import tensorflow as tf
+
+    previous = np.asarray(start_tokens)
+    finished = np.zeros(len(previous), bool)
+    columns, step_state = [], state
+    for _ in range(max_length):
+        logits, new_state = step_fn(tf.constant(previous, tf.int32), step_state)
+        chosen = np.asarray(logits).argmax(axis=-1).astype(np.int32)
+        if mistake != "no_padding":
+            chosen = np.where(finished, 0, chosen)
+        columns.append(np.where(chosen == end_id, 0, chosen) if mistake == "drops_end" else chosen)
+        finished |= chosen == end_id
+        previous = np.asarray(start_tokens) if mistake == "no_feedback" else chosen
+        step_state = state if mistake == "state_not_carried" else new_state
+        if (mistake == "first_end_stops" and finished.any()) or (mistake != "runs_to_max_length" and finished.all()):
+            break
+    return np.stack(columns, axis=1)
+
+
+_GREEDY_MISTAKES = {
+    "no_padding": "a row goes on after its end_id: keep a `finished` mask and write 0 (padding) for rows that have finished.",
+    "first_end_stops": "you stopped when the first row finished; go on until every row has produced end_id (or max_length).",
+    "runs_to_max_length": "stop as soon as every row has produced end_id: the steps after that add only padding.",
+    "drops_end": "keep end_id in the output: it marks where each sentence ends (only the steps after it are 0).",
+    "no_feedback": "feed each step's chosen tokens back in as the next step's `tokens`.",
+    "state_not_carried": "pass the state that step_fn returned to the next call; the first state is only the start.",
+}
+
+
+def _greedy_hint(got, step_fn, state, start_tokens, end_id, max_length, fallback):
+    for mistake, hint in _GREEDY_MISTAKES.items():
+        variant = _python_greedy(step_fn, state, start_tokens, end_id, max_length, mistake)
+        if variant.shape == got.shape and np.array_equal(variant, got):
+            return hint
+    return fallback
+
+
+def greedy_search(search_fn, translator=None):
+    """Checks search_fn(step_fn, state, start_tokens, end_id, max_length) -> int (batch, steps):
+    batched greedy decoding that stops when every row has produced end_id (or after
+    max_length steps), keeps end_id and pads finished rows with 0, as
+    seqlib.search.greedy_search does; on scripted step functions, then on `translator`'s
+    model when one is given."""
+    import tensorflow as tf
+
+    from seqlib.search import greedy_search as reference
+
+    exercise = "greedy_search"
+    returns = "an int Tensor (batch, steps): the chosen tokens, end_id kept, 0 after it"
+    rng = np.random.default_rng(_SEED + 10)
+    cases = [((2, 5, 3), 8, 9), ((4, 99), 6, 7), ((1,), 5, 6), ((3, 1, 6, 2), 9, 11)]
+    if translator is not None:
+        cases.append((None, 12, None))
+    for finish_at, max_length, vocab_size in cases:
+        if finish_at is None:
+            sentences = ["I am cold.", "Where is the station?", "Go."]
+            context = translator.vectorize(tf.constant(sentences))
+            step_fn, state = translator.step, translator.encode(context)
+            described = f"your trained translator's step and encode, sentences {sentences}, max_length={max_length}"
+        else:
+            step_fn = _CountdownStep(rng, vocab_size)
+            state = {"step": tf.zeros([len(finish_at)], tf.int32), "finish_at": tf.constant(finish_at, tf.int32)}
+            described = (
+                f"end_id={_END_ID}, max_length={max_length}, a scripted step_fn over {vocab_size} tokens whose rows "
+                f"produce end_id at steps {list(finish_at)} (99: never)"
+            )
+        start_tokens = tf.fill([len(state["finish_at"]) if finish_at is not None else len(sentences)], _START_ID)
+        expected = reference(step_fn, state, start_tokens, _END_ID, max_length)["tokens"].numpy()
+        result = _call(exercise, search_fn, (step_fn, state, start_tokens, _END_ID, max_length), described, returns)
+        got = _to_numpy(exercise, result, "the tokens", described, returns)
+        if got.shape == expected.shape and np.array_equal(got, expected):
+            continue
+        fallback = "greedy search takes the argmax at every step and feeds it back, for every row, until all rows have ended."
+        hint = _greedy_hint(got, step_fn, state, start_tokens, _END_ID, max_length, fallback)
+        _fail(exercise, hint, described, f"tokens =\n{_show(expected)}", f"tokens =\n{_show(got)}")
+    where = " and on your trained model" if translator is not None else ""
+    _passed(exercise, f"matches seqlib.search.greedy_search on unseen scripted steps{where}")
+
+
+class _RecurrentStep:
+    """A small random recurrent step function: the logits depend on the whole prefix
+    through the state {"hidden": float (rows, 8), "step": int32 (rows,)}, end_id grows
+    likelier with every step, and padding never wins."""
+
+    def __init__(self, rng, vocab_size, end_growth):
+        import tensorflow as tf
+
+        self.embedding = tf.constant(rng.normal(size=(vocab_size, 8)).astype(np.float32))
+        self.recurrent = tf.constant(rng.normal(size=(8, 8)).astype(np.float32) / 2)
+        self.output = tf.constant(rng.normal(size=(8, vocab_size)).astype(np.float32))
+        bias = np.zeros(vocab_size, np.float32)
+        bias[0] = -1e9
+        bias[_END_ID] = -3.0
+        self.bias, self.end_growth = tf.constant(bias), end_growth
+        self.end = tf.one_hot(_END_ID, vocab_size)
+
+    def __call__(self, tokens, state):
+        import tensorflow as tf
+
+        hidden = tf.tanh(tf.gather(self.embedding, tokens) + state["hidden"] @ self.recurrent)
+        step = state["step"] + 1
+        growth = self.end_growth * tf.cast(step, tf.float32)[:, None] * self.end
+        return hidden @ self.output + self.bias + growth, {"hidden": hidden, "step": step}
+
+
+def _python_beam(step_fn, state, start_tokens, end_id, max_length, beam_width, alpha, mistake=None):
+    """Beam search over one sentence in plain Python, right (mistake=None) or with one
+    typical mistake: "one_child_per_beam", "not_frozen", "no_penalty_while_searching",
+    "state_not_reordered". Returns (best tokens: list of int, its score)."""
+    import tensorflow as tf
+
+    def penalty(lengths):
+        return ((5.0 + lengths) / 6.0) ** alpha
+
+    hypotheses, log_probs = [[]], np.zeros(1)
+    lengths, finished = np.zeros(1), np.zeros(1, bool)
+    previous = np.asarray(start_tokens, np.int32)
+    for _ in range(max_length):
+        logits, new_state = step_fn(tf.constant(previous, tf.int32), state)
+        step_log_probs = _log_softmax(np.asarray(logits, np.float64))
+        if mistake != "not_frozen":
+            # A finished hypothesis has one continuation, padding, at no cost.
+            step_log_probs[finished] = -np.inf
+            step_log_probs[finished, 0] = 0.0
+        candidate_log_probs = log_probs[:, None] + step_log_probs
+        candidate_lengths = np.broadcast_to((lengths + ~finished)[:, None], candidate_log_probs.shape)
+        if mistake == "not_frozen":
+            candidate_lengths = np.broadcast_to((lengths + 1)[:, None], candidate_log_probs.shape)
+        ranking = (
+            candidate_log_probs if mistake == "no_penalty_while_searching" else candidate_log_probs / penalty(candidate_lengths)
+        )
+        if mistake == "one_child_per_beam" and len(hypotheses) > 1:
+            tokens = ranking.argmax(axis=-1)
+            order = np.argsort(-ranking[np.arange(len(tokens)), tokens], kind="stable")
+            parents, tokens = order, tokens[order]
+        else:
+            best = np.argsort(-ranking.reshape(-1), kind="stable")[:beam_width]
+            parents, tokens = best // ranking.shape[1], best % ranking.shape[1]
+        hypotheses = [hypotheses[parent] + [int(token)] for parent, token in zip(parents, tokens)]
+        log_probs = candidate_log_probs[parents, tokens]
+        lengths = candidate_lengths[parents, tokens]
+        finished = (finished[parents] if mistake != "not_frozen" else np.zeros(len(parents), bool)) | (tokens == end_id)
+        if mistake == "not_frozen":
+            finished = np.array([end_id in hypothesis for hypothesis in hypotheses])
+        if mistake == "state_not_reordered":
+            rows = np.arange(len(parents)) % len(previous)
+        else:
+            rows = parents
+        state = tf.nest.map_structure(lambda tensor: tf.gather(tensor, rows), new_state)
+        previous = tokens.astype(np.int32)
+        if finished.all():
+            break
+    scores = log_probs / penalty(lengths)
+    best = int(np.argmax(scores))
+    return [token for token in hypotheses[best] if token != 0], float(scores[best])
+
+
+_BEAM_MISTAKES = {
+    "one_child_per_beam": (
+        "each hypothesis kept only its own best word: rank all beam × vocab candidates together (exercise 2), "
+        "so that two children of one strong hypothesis can both survive."
+    ),
+    "not_frozen": (
+        "a hypothesis went on after end_id: a finished hypothesis must stay as it is, extended only by padding (token 0) "
+        "at no cost, so its score and length do not change."
+    ),
+    "no_penalty_while_searching": (
+        "rank the candidates at every step by log-probability / length_penalty(length, alpha), not only at the end: "
+        "the penalty decides which hypotheses survive."
+    ),
+    "state_not_reordered": (
+        "each survivor must continue from its parent's state: gather the rows of the state step_fn returned by `parent`."
+    ),
+}
+
+
+def beam_search(search_fn, translator=None):
+    """Checks search_fn(step_fn, state, start_tokens, end_id, max_length, beam_width, alpha)
+    -> (tokens: list of int, score: float) for one sentence (state and start_tokens have
+    one row): the best hypothesis (end_id kept, no padding) and its score
+    log-probability / length_penalty(length, alpha), as seqlib.search.beam_search finds
+    it; on scripted step functions, then on `translator`'s model when one is given."""
+    import tensorflow as tf
+
+    from seqlib.search import beam_search as reference
+
+    exercise = "beam_search"
+    returns = "a tuple (tokens: a list of int ids, end_id included; score: a float)"
+    # (seed of the scripted step, vocab, beam_width, alpha, max_length, how fast end_id grows likelier):
+    # chosen so that each mistake in _BEAM_MISTAKES changes the answer of at least one case.
+    cases = [
+        (63, 8, 3, 3.0, 9, 1.0),
+        (269, 10, 2, 2.0, 7, 0.3),
+        (0, 10, 4, 1.0, 6, 0.6),
+        (5, 9, 5, 0.0, 9, 0.6),
+        (4, 9, 5, 2.0, 7, 1.5),
+    ]
+    if translator is not None:
+        cases += [(None, None, 4, 0.6, 12, "I am cold."), (None, None, 3, 0.0, 12, "Where is the station?")]
+    for seed, vocab_size, beam_width, alpha, max_length, extra in cases:
+        if seed is None:
+            step_fn, state = translator.step, translator.encode(translator.vectorize(tf.constant([extra])))
+            described = f"your trained translator's step and encode, sentence {extra!r}"
+        else:
+            rng = np.random.default_rng(_SEED + 100 + seed)
+            step_fn = _RecurrentStep(rng, vocab_size, extra)
+            state = {"hidden": tf.constant(rng.normal(size=(1, 8)).astype(np.float32)), "step": tf.zeros([1], tf.int32)}
+            described = f"a scripted recurrent step_fn over {vocab_size} tokens (its logits depend on the whole prefix)"
+        described += f", beam_width={beam_width}, alpha={alpha}, max_length={max_length}, end_id={_END_ID}"
+        start_tokens = tf.constant([_START_ID])
+        found = reference(step_fn, state, start_tokens, _END_ID, max_length, beam_width, n_best=1, alpha=alpha)
+        length = int(found["lengths"][0, 0])
+        want_tokens, want_score = [int(t) for t in found["tokens"][0, 0, :length].numpy()], float(found["scores"][0, 0])
+        arguments = (step_fn, state, start_tokens, _END_ID, max_length, beam_width, alpha)
+        result = _unpack(exercise, _call(exercise, search_fn, arguments, described, returns), ("tokens", "score"), described)
+        got_tokens = [int(t) for t in _to_numpy(exercise, result[0], "tokens", described, returns).reshape(-1)]
+        got_score = float(_to_numpy(exercise, result[1], "score", described, returns).reshape(-1)[0])
+        expected, got = f"tokens = {want_tokens}, score = {want_score:.4f}", f"tokens = {got_tokens}, score = {got_score:.4f}"
+        if got_tokens == want_tokens and abs(got_score - want_score) <= 1e-3 * max(1.0, abs(want_score)):
+            continue
+        # On one case several mistakes can give the same wrong answer: each is named.
+        matching = []
+        for mistake, text in _BEAM_MISTAKES.items():
+            tokens, score = _python_beam(step_fn, state, start_tokens, _END_ID, max_length, beam_width, alpha, mistake)
+            if tokens == got_tokens and abs(score - got_score) <= 1e-3 * max(1.0, abs(score)):
+                matching.append(text)
+        hint = "\n  or: ".join(matching) if matching else None
+        if hint is None and got_tokens == want_tokens:
+            hint = "the right tokens with the wrong score: return log-probability / length_penalty(length, alpha), length counting end_id."
+        elif hint is None and got_tokens and got_tokens[-1] != _END_ID and _END_ID in want_tokens:
+            hint = "return the hypothesis up to and including end_id, without the padding a finished hypothesis collects."
+        _fail(
+            exercise,
+            hint or "keep the beam_width best hypotheses at every step, ranked by penalised score.",
+            described,
+            expected,
+            got,
+        )
+    where = " and on your trained model" if translator is not None else ""
+    _passed(exercise, f"finds seqlib.search.beam_search's best hypothesis and score on unseen scripted steps{where}")
 
 
 # ---- lab 5: beyond RNNs -----------------------------------------------------

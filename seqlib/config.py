@@ -26,6 +26,7 @@ class TrainConfig:
     num_layers: int = 3  # transformer: encoder blocks, and as many decoder blocks
     num_heads: int = 4  # transformer: attention heads (units must be a multiple)
     feed_forward_dim: int = 1024  # transformer: width of each block's feed-forward layer
+    attention: bool = True  # GRU: False leaves the decoder only the thought vector (lab 3's experiment)
     dropout_rate: float = 0.2  # after embeddings and before the output layer
     batch_size: int = 128  # pairs a step
     learning_rate: float = 2e-3  # Adam

@@ -115,6 +115,42 @@ def evaluate_run(run_dir, pairs_file=None, beam_width=None, alpha=DEFAULT_ALPHA,
     return result
 
 
+# Source lengths in words, bucketed for score_by_length: (first, last) of each bucket.
+LENGTH_BUCKETS = ((1, 3), (4, 5), (6, 7), (8, 9), (10, 12), (13, 16), (17, 1000))
+
+
+def score_by_length(sources, references, hypotheses, buckets=LENGTH_BUCKETS):
+    """Corpus BLEU and chrF of the sentences in each source-length bucket.
+
+    Args:
+        sources: list of str; their length is counted in whitespace-separated words.
+        references: list of lists of str, as for `score`.
+        hypotheses: list of str, one per source.
+        buckets: (first, last) word counts, inclusive; empty buckets are left out.
+
+    Returns:
+        DataFrame indexed by bucket label ("4-5 words"), with the columns
+        sentences, words (the mean source length), bleu and chrf.
+    """
+    if not len(sources) == len(references) == len(hypotheses):
+        raise SeqlibError(f"{len(sources)} sources, {len(references)} reference lists and {len(hypotheses)} hypotheses: one each")
+    lengths = [len(source.split()) for source in sources]
+    rows = {}
+    for first, last in buckets:
+        chosen = [i for i, length in enumerate(lengths) if first <= length <= last]
+        if not chosen:
+            continue
+        scores = score([hypotheses[i] for i in chosen], [references[i] for i in chosen])
+        label = f"{first}-{last} words" if last < 1000 else f"{first}+ words"
+        rows[label] = {
+            "sentences": len(chosen),
+            "words": round(sum(lengths[i] for i in chosen) / len(chosen), 1),
+            "bleu": scores["bleu"],
+            "chrf": scores["chrf"],
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
 def best_and_worst(examples, count=SHOWN_EXAMPLES):
     """The best and the worst sentences by sentence BLEU, never the same row in both.
 

@@ -37,7 +37,7 @@ def build_training_model(config, source_vocab_size, target_vocab_size):
     """Builds the training model.
 
     Args:
-        config: TrainConfig (embedding_dim, units, dropout_rate).
+        config: TrainConfig (embedding_dim, units, dropout_rate, attention).
         source_vocab_size, target_vocab_size: ints, including padding and [UNK].
 
     Returns:
@@ -87,7 +87,7 @@ def _attend_and_project(decoder_outputs, encoder_outputs, attention_keys, contex
     def layer(name, make):
         return model.get_layer(name) if model is not None else make()
 
-    attended, attention_weights = layer("attention", lambda: LuongAttention(name="attention"))(
+    attended, attention_weights = layer("attention", lambda: LuongAttention(enabled=config.attention, name="attention"))(
         decoder_outputs, attention_keys, encoder_outputs, context
     )
     combined = layer("attention_concat", lambda: keras.layers.Concatenate(name="attention_concat"))([decoder_outputs, attended])

@@ -11,6 +11,7 @@ from seqlib import check
 from seqlib.attention import LuongAttention
 from seqlib.losses import masked_loss
 from seqlib.pipeline import shift_for_teacher_forcing
+from seqlib.search import NEG_INF, length_penalty
 from seqlib.text import PUNCTUATION, standardize
 
 
@@ -43,7 +44,10 @@ def todo(*args):
         check.attention,
         check.decoder,
         check.masked_loss,
+        check.train_step,
         check.greedy_step,
+        check.greedy_search,
+        check.beam_search,
         check.beam_top_k,
         check.self_attention,
         check.mean_pool,
@@ -184,6 +188,45 @@ def test_masked_loss(capsys):
     fails(check.masked_loss, lambda y, logits: probabilities_assumed(y, logits), "from_logits=True")
 
 
+def train_step(model, optimizer, loss_fn, context, target_in, target_out, labels="out", sign=1.0, variables=None, tape_loss=True):
+    """A GradientTape step; the keyword arguments make the typical mistakes."""
+    with tf.GradientTape() as tape:
+        logits = model([context, target_in], training=True)
+        loss = loss_fn(target_out if labels == "out" else target_in, logits)
+    if not tape_loss:  # the loss computed again after the tape closed
+        loss = loss_fn(target_out, model([context, target_in], training=True))
+    chosen = model.trainable_variables[: variables or None]
+    gradients = tape.gradient(loss, chosen)
+    optimizer.apply_gradients(zip([sign * tf.convert_to_tensor(gradient) for gradient in gradients], chosen))
+    return loss
+
+
+def test_train_step(capsys):
+    passes(capsys, check.train_step, train_step)
+    fails(check.train_step, lambda *a: train_step(*a, labels="in"), "the loss against target_in; the labels are target_out")
+    fails(check.train_step, lambda *a: train_step(*a, sign=-1.0), "up the gradient")
+    fails(check.train_step, lambda *a: train_step(*a, variables=3), "only 3 of the", "model.trainable_variables, all of them")
+    fails(check.train_step, lambda *a: train_step(*a, tape_loss=False), "inside `with tf.GradientTape() as tape:`")
+
+    def no_update(model, optimizer, loss_fn, context, target_in, target_out):
+        return loss_fn(target_out, model([context, target_in], training=True))
+
+    fails(check.train_step, no_update, "the weights did not change", "apply_gradients")
+
+    def own_optimizer(model, optimizer, loss_fn, context, target_in, target_out):
+        return train_step(model, keras.optimizers.SGD(learning_rate=0.5), loss_fn, context, target_in, target_out)
+
+    fails(check.train_step, own_optimizer, "with the `optimizer` passed in")
+
+    def unmasked(model, optimizer, loss_fn, context, target_in, target_out):
+        def mean_over_all(y, logits):
+            return tf.reduce_mean(keras.losses.sparse_categorical_crossentropy(y, logits, from_logits=True))
+
+        return train_step(model, optimizer, mean_over_all, context, target_in, target_out)
+
+    fails(check.train_step, unmasked, "counts the padding")
+
+
 # ---- lab 4 -------------------------------------------------------------------
 
 
@@ -231,6 +274,83 @@ def test_beam_top_k(capsys):
     fails(check.beam_top_k, first_beam_only, "you searched the first beam only")
     fails(check.beam_top_k, lambda scores, k: beam_top_k(scores, k, divide_by=k), "parent = i // vocab_size")
     fails(check.beam_top_k, lambda scores, k: tuple(value[:, ::-1] for value in beam_top_k(scores, k)), "best first")
+
+
+def greedy_search(step_fn, state, start_tokens, end_id, max_length, pad=True, stop="all", keep_end=True, feed_back=True):
+    """A learner's batched greedy loop; the keyword arguments make the typical mistakes."""
+    tokens, finished, columns = start_tokens, tf.zeros_like(start_tokens, tf.bool), []
+    for _ in range(max_length):
+        logits, state = step_fn(tokens, state)
+        chosen = tf.argmax(logits, axis=-1, output_type=tf.int32)
+        if pad:
+            chosen = tf.where(finished, 0, chosen)
+        columns.append(chosen if keep_end else tf.where(chosen == end_id, 0, chosen))
+        finished = finished | (chosen == end_id)
+        tokens = chosen if feed_back else start_tokens
+        if (stop == "all" and tf.reduce_all(finished)) or (stop == "any" and tf.reduce_any(finished)):
+            break
+    return tf.stack(columns, axis=1)
+
+
+def test_greedy_search(capsys):
+    passes(capsys, check.greedy_search, greedy_search)
+    fails(check.greedy_search, lambda *a: greedy_search(*a, pad=False), "write 0 (padding) for rows that have finished")
+    fails(check.greedy_search, lambda *a: greedy_search(*a, stop="any"), "stopped when the first row finished")
+    fails(check.greedy_search, lambda *a: greedy_search(*a, stop="never"), "stop as soon as every row has produced end_id")
+    fails(check.greedy_search, lambda *a: greedy_search(*a, keep_end=False), "keep end_id in the output")
+    fails(check.greedy_search, lambda *a: greedy_search(*a, feed_back=False), "feed each step's chosen tokens back")
+
+    def state_not_carried(step_fn, state, start_tokens, end_id, max_length):
+        return greedy_search(lambda tokens, _: step_fn(tokens, state), state, start_tokens, end_id, max_length)
+
+    fails(check.greedy_search, state_not_carried, "pass the state that step_fn returned")
+
+
+def beam_search(
+    step_fn, state, start_tokens, end_id, max_length, beam_width, alpha, top_k="flat", freeze=True, penalise=True, reorder=True
+):
+    """A learner's beam search over one sentence; the keyword arguments make the typical mistakes."""
+    hypotheses, log_probs = [[]], tf.zeros([1])
+    lengths, finished, tokens = tf.zeros([1]), tf.zeros([1], tf.bool), start_tokens
+    for _ in range(max_length):
+        logits, new_state = step_fn(tokens, state)
+        step_log_probs = tf.nn.log_softmax(logits)
+        vocab_size = step_log_probs.shape[-1]
+        if freeze:
+            frozen = tf.where(tf.range(vocab_size) == 0, 0.0, NEG_INF)
+            step_log_probs = tf.where(finished[:, None], frozen, step_log_probs)
+        candidate_log_probs = log_probs[:, None] + step_log_probs
+        candidate_lengths = lengths + (tf.cast(~finished, tf.float32) if freeze else 1.0)
+        scores = candidate_log_probs / (length_penalty(candidate_lengths, alpha)[:, None] if penalise else 1.0)
+        if top_k == "per beam" and len(hypotheses) > 1:
+            token = tf.argmax(scores, axis=-1, output_type=tf.int32)
+            parent = tf.argsort(-tf.gather(scores, token, batch_dims=1), stable=True)
+            token = tf.gather(token, parent)
+        else:
+            _, best = tf.math.top_k(tf.reshape(scores, [-1]), k=beam_width)
+            parent, token = best // vocab_size, best % vocab_size
+        hypotheses = [hypotheses[p] + [t] for p, t in zip(parent.numpy(), token.numpy())]
+        log_probs = tf.gather(tf.reshape(candidate_log_probs, [-1]), parent * vocab_size + token)
+        lengths = tf.gather(candidate_lengths, parent)
+        finished = (tf.gather(finished, parent) if freeze else tf.zeros_like(token, tf.bool)) | (token == end_id)
+        if not freeze:
+            finished = tf.constant([end_id in hypothesis for hypothesis in hypotheses])
+        rows = parent if reorder or len(hypotheses) == 1 or tf.shape(new_state["step"])[0] == 1 else tf.range(len(parent))
+        state = tf.nest.map_structure(lambda tensor: tf.gather(tensor, rows), new_state)
+        tokens = token
+        if tf.reduce_all(finished):
+            break
+    scores = log_probs / length_penalty(lengths, alpha)
+    best = int(tf.argmax(scores))
+    return [t for t in hypotheses[best] if t != 0], float(scores[best])
+
+
+def test_beam_search(capsys):
+    passes(capsys, check.beam_search, beam_search)
+    fails(check.beam_search, lambda *a: beam_search(*a, top_k="per beam"), "kept only its own best word")
+    fails(check.beam_search, lambda *a: beam_search(*a, freeze=False), "went on after end_id")
+    fails(check.beam_search, lambda *a: beam_search(*a, penalise=False), "not only at the end")
+    fails(check.beam_search, lambda *a: beam_search(*a, reorder=False), "continue from its parent's state")
 
 
 # ---- lab 5 -------------------------------------------------------------------
