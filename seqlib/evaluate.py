@@ -116,7 +116,7 @@ def evaluate_run(run_dir, pairs_file=None, beam_width=None, alpha=DEFAULT_ALPHA,
 
 
 # Source lengths in words, bucketed for score_by_length: (first, last) of each bucket.
-LENGTH_BUCKETS = ((1, 3), (4, 5), (6, 7), (8, 9), (10, 12), (13, 16), (17, 1000))
+LENGTH_BUCKETS = ((1, 3), (4, 5), (6, 7), (8, 9), (10, 12), (13, 1000))
 
 
 def score_by_length(sources, references, hypotheses, buckets=LENGTH_BUCKETS):
