@@ -939,7 +939,7 @@ def _python_beam(step_fn, state, start_tokens, end_id, max_length, beam_width, a
 
 _BEAM_MISTAKES = {
     "one_child_per_beam": (
-        "each hypothesis kept only its own best word: rank all beam × vocab candidates together (exercise 2), "
+        "each hypothesis kept only its own best word: rank all beam × vocab candidates together (the top-k exercise), "
         "so that two children of one strong hypothesis can both survive."
     ),
     "not_frozen": (
