@@ -6,7 +6,8 @@ import pytest
 import tensorflow as tf
 
 from seqlib.attention import LuongAttention
-from seqlib.config import PRESETS
+from seqlib.config import PRESETS, TrainConfig
+from seqlib.conventions import START_ID
 from seqlib.losses import MaskedAccuracy, masked_accuracy, masked_loss, token_cross_entropy
 from seqlib.model import build_inference_models, build_training_model, compile_model
 
@@ -119,6 +120,25 @@ def test_attention_layer_config_round_trip():
     tokens = tf.constant([[4, 5, 6, 0, 0], [4, 5, 6, 7, 8]])
     context, weights = clone(query, keys, values, tokens)
     assert context.shape == (2, 3, 8) and weights.shape == (2, 3, 5)
+
+
+def test_without_attention_the_decoder_reads_the_source_only_through_its_first_state(tmp_path):
+    """config.attention=False (lab 3's experiment): the attention layer gives nothing, and
+    the model saves and loads that way."""
+    config = TrainConfig(name="plain", embedding_dim=8, units=16, dropout_rate=0.0, attention=False)
+    plain = build_training_model(config, 30, 40)
+    assert not plain.get_layer("attention").enabled
+    step = build_inference_models(plain, config).decoder_step
+    encoder_outputs = tf.random.normal([2, 5, 32])
+    keys = tf.random.normal([2, 5, 16])
+    context = tf.constant([[5, 6, 7, 8, 9], [5, 6, 0, 0, 0]])
+    inputs = [tf.constant([START_ID, START_ID]), tf.random.normal([2, 16]), encoder_outputs, keys, context]
+    logits, _, weights = step(inputs)
+    changed, _, _ = step([*inputs[:2], encoder_outputs * 3 + 1, keys * -2, context])
+    np.testing.assert_allclose(logits, changed, atol=1e-6)
+    assert not np.any(weights)
+    plain.save(tmp_path / "plain.keras")
+    assert not keras.saving.load_model(tmp_path / "plain.keras", safe_mode=True).get_layer("attention").enabled
 
 
 def test_no_lambda_layers(model):

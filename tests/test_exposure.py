@@ -1,0 +1,42 @@
+"""Exposure bias (seqlib.exposure): the teacher-forced side of the measurement is the
+training model's own loss, position by position, for both architectures."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from seqlib.data import read_pairs
+from seqlib.exposure import loss_by_position
+from seqlib.pipeline import shift_for_teacher_forcing
+from seqlib.rundir import RunDir, load_training_model, load_translator
+from seqlib.text import add_start_end, standardize
+from seqlib.vocabulary import make_vectorizer
+
+
+@pytest.mark.parametrize("run", ["tiny_run", "transformer_run"])
+def test_teacher_forced_losses_are_the_training_models_and_position_one_is_shared(run, request):
+    run_dir = request.getfixturevalue(run)
+    translator = load_translator(run_dir)
+    pairs = read_pairs(RunDir(run_dir).test_pairs).drop_duplicates("english").head(24)
+    english, french = list(pairs["english"]), list(pairs["french"])
+
+    table = loss_by_position(translator, english, french)
+
+    vocabulary = [token.decode() for token in translator.target_tokens.numpy()[2:]]
+    target = make_vectorizer(vocabulary, ragged=True)(add_start_end(standardize(tf.constant(french))))
+    target_in, target_out = shift_for_teacher_forcing(tf.cast(target.to_tensor(), tf.int32))
+    _, _, model = load_training_model(run_dir)
+    logits = model([translator.vectorize(tf.constant(english)), target_in], training=False)
+    losses = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=target_out, logits=tf.cast(logits, tf.float32)).numpy()
+    real = target_out.numpy() != 0
+    expected = (losses * real).sum(axis=0) / real.sum(axis=0)
+    assert list(table.index) == list(range(1, target_in.shape[1] + 1))
+    assert list(table["sentences"]) == list(real.sum(axis=0))
+    np.testing.assert_allclose(table["teacher_forcing"], expected, rtol=1e-3, atol=1e-4)
+    # Both decoders have read only [START] before the first word.
+    assert table["own_predictions"].iloc[0] == pytest.approx(table["teacher_forcing"].iloc[0], abs=1e-5)
+
+
+def test_pairs_must_be_aligned(tiny_translator):
+    with pytest.raises(ValueError, match="aligned"):
+        loss_by_position(tiny_translator, ["I am cold."], [])
