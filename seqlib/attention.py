@@ -41,7 +41,8 @@ class LuongAttention(keras.layers.Layer):
             source_tokens: int Tensor (batch, s), 0 where the source is padding.
 
         Returns:
-            context: float Tensor (batch, t, 2 * units), the attended encoder outputs.
+            attended: float Tensor (batch, t, 2 * units), the attention output: the encoder
+                outputs averaged by the weights.
             weights: float Tensor (batch, t, s), each row sums to 1 over real tokens.
         """
         scores = ops.matmul(query, ops.transpose(keys, (0, 2, 1)))
@@ -49,17 +50,17 @@ class LuongAttention(keras.layers.Layer):
         # float16 cannot hold NEG_INF; -6e4 is near its lowest.
         scores = ops.where(source_mask, scores, ops.cast(NEG_INF if scores.dtype == "float32" else -6e4, scores.dtype))
         weights = ops.softmax(scores, axis=-1)
-        context = ops.matmul(weights, values)
+        attended = ops.matmul(weights, values)
         if not self.enabled:
             # Multiplied, not replaced, so every weight still gets a (zero) gradient.
-            return context * 0, weights * 0
-        return context, weights
+            return attended * 0, weights * 0
+        return attended, weights
 
     def get_config(self):
         return {**super().get_config(), "enabled": self.enabled}
 
     def compute_output_spec(self, query, keys, values, source_tokens):
         batch, t = query.shape[0], query.shape[1]
-        context = keras.KerasTensor((batch, t, values.shape[-1]), dtype=self.compute_dtype)
+        attended = keras.KerasTensor((batch, t, values.shape[-1]), dtype=self.compute_dtype)
         weights = keras.KerasTensor((batch, t, keys.shape[1]), dtype=self.compute_dtype)
-        return context, weights
+        return attended, weights

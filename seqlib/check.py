@@ -282,13 +282,13 @@ def _reference_attention(query, keys, values, source_tokens, scale=1.0, masked=T
 
 def attention(attention_fn):
     """Checks attention_fn(query (batch, t, units), keys (batch, s, units),
-    values (batch, s, 2*units), source_tokens (batch, s)) -> (context, weights)."""
+    values (batch, s, 2*units), source_tokens (batch, s)) -> (attended, weights)."""
     import tensorflow as tf
 
     from seqlib.attention import LuongAttention
 
     exercise = "attention"
-    returns = "a tuple (context (batch, t, 2*units), weights (batch, t, s))"
+    returns = "a tuple (attended (batch, t, 2*units), weights (batch, t, s))"
     rng = np.random.default_rng(_SEED + 1)
     layer = LuongAttention()
     for batch_size, t, s, units in ((2, 3, 5, 4), (3, 1, 6, 8), (1, 4, 2, 3)):
@@ -300,13 +300,13 @@ def attention(attention_fn):
         described = f"batch={batch_size}, t={t}, s={s}, units={units}, random query, keys and values, source_tokens =\n{_show(source_tokens)}"
         arguments = tuple(tf.constant(a) for a in (query, keys, values, source_tokens))
         result = _unpack(
-            exercise, _call(exercise, attention_fn, arguments, described, returns), ("context", "weights"), described
+            exercise, _call(exercise, attention_fn, arguments, described, returns), ("attended", "weights"), described
         )
-        context = _to_numpy(exercise, result[0], "context", described, returns)
+        attended = _to_numpy(exercise, result[0], "attended", described, returns)
         weights = _to_numpy(exercise, result[1], "weights", described, returns)
-        expected_context, expected_weights = (np.asarray(x) for x in layer(*arguments))
+        expected_attended, expected_weights = (np.asarray(x) for x in layer(*arguments))
         _expect_shape(exercise, "weights", weights, expected_weights.shape, described)
-        _expect_shape(exercise, "context", context, expected_context.shape, described)
+        _expect_shape(exercise, "attended", attended, expected_attended.shape, described)
         if not _close(weights, expected_weights):
             expected, got = f"weights[0] =\n{_show(expected_weights[0])}", f"weights[0] =\n{_show(weights[0])}"
             if not np.allclose(weights.sum(axis=-1), 1.0, atol=1e-4):
@@ -324,16 +324,16 @@ def attention(attention_fn):
             else:
                 hint = "wrong weights; score(t, s) = query_t · key_s, then softmax over s."
             _fail(exercise, hint, described, expected, got)
-        if not _close(context, expected_context):
+        if not _close(attended, expected_attended):
             _fail(
                 exercise,
-                "the weights are right but the context is not: context = weights @ values, a weighted average "
+                "the weights are right but the attention output is not: attended = weights @ values, a weighted average "
                 "of the encoder outputs (batch, t, 2*units).",
                 described,
-                f"context[0] =\n{_show(expected_context[0])}",
-                f"context[0] =\n{_show(context[0])}",
+                f"attended[0] =\n{_show(expected_attended[0])}",
+                f"attended[0] =\n{_show(attended[0])}",
             )
-    _passed(exercise, "scores, masking, softmax and context vectors match LuongAttention on unseen inputs")
+    _passed(exercise, "scores, masking, softmax and attention outputs match LuongAttention on unseen inputs")
 
 
 def _check_model(source_vocab_size=30, target_vocab_size=40):
@@ -393,7 +393,7 @@ def decoder(decoder_fn):
         exercise,
         "the logits differ from the model's. The order is: target_embedding -> decoder_gru (initial_state=state) "
         "-> attention(decoder_outputs, attention_keys, encoder_outputs, context) -> "
-        "attention_concat([decoder_outputs, context_vectors]) -> attention_vector -> output_norm -> logits.",
+        "attention_concat([decoder_outputs, attended]) -> attention_vector -> output_norm -> logits.",
         described,
         shown_expected,
         shown_got,

@@ -140,7 +140,7 @@ def test_attention(capsys):
     fails(check.attention, lambda *inputs: luong(*inputs, mask=False), "padded source positions")
     fails(check.attention, lambda *inputs: luong(*inputs, axis=1), "sum to 1")
     fails(check.attention, lambda q, k, v, t: luong(q, k, v, t, scale=1 / np.sqrt(q.shape[-1])), "sqrt(units)")
-    fails(check.attention, lambda q, k, v, t: (luong(q, k, v, t)[0] * 2, luong(q, k, v, t)[1]), "context = weights @ values")
+    fails(check.attention, lambda q, k, v, t: (luong(q, k, v, t)[0] * 2, luong(q, k, v, t)[1]), "attended = weights @ values")
 
 
 def decoder(model, target_in, state, encoder_outputs, attention_keys, context, use_state=True, order=1):
@@ -155,7 +155,7 @@ def decoder(model, target_in, state, encoder_outputs, attention_keys, context, u
 def test_decoder(capsys):
     passes(capsys, check.decoder, decoder)
     fails(check.decoder, lambda *args: decoder(*args, use_state=False), "ignore `state`", "initial_state=state")
-    fails(check.decoder, lambda *args: decoder(*args, order=-1), "attention_concat([decoder_outputs, context_vectors])")
+    fails(check.decoder, lambda *args: decoder(*args, order=-1), "attention_concat([decoder_outputs, attended])")
     fails(check.decoder, lambda *args: decoder(*args)[:, :, :-1], "logits has shape")
 
     def without_norm(model, target_in, state, encoder_outputs, attention_keys, context):
