@@ -1,8 +1,10 @@
-"""Attention heatmaps (matplotlib), for notebooks and TensorBoard."""
+"""Figures (matplotlib) for notebooks and TensorBoard: attention heatmaps, and a
+functional model drawn as its graph of layers."""
 
 import io
 import textwrap
 
+import keras
 import numpy as np
 import tensorflow as tf
 from matplotlib.figure import Figure
@@ -80,3 +82,108 @@ def figure_to_png(figure):
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=80)
     return buffer.getvalue()
+
+
+def model_graph(model, skip=("Dropout",)):
+    """The layers of a functional model and how they connect, as data to draw.
+
+    Operations that are not layers (Keras's own mask computations) and layers
+    of the `skip` types are left out; their inputs pass through to whatever
+    they feed.
+
+    Returns:
+        dict: layer name -> (layer, names of the layers it reads, rank), where
+        rank is the longest path from an input (inputs have rank 0).
+    """
+    parents = {}  # every node's operation name -> the operation names it reads
+    operations = {}
+    for nodes in model._nodes_by_depth.values():  # Keras's functional graph, by depth
+        for node in nodes:
+            operations[node.operation.name] = node.operation
+            parents.setdefault(node.operation.name, [])
+            for parent in node.parent_nodes:
+                if parent.operation.name not in parents[node.operation.name]:
+                    parents[node.operation.name].append(parent.operation.name)
+
+    def kept(name):
+        operation = operations[name]
+        return isinstance(operation, keras.layers.Layer) and type(operation).__name__ not in skip or not parents[name]
+
+    def kept_parents(name):
+        found = []
+        for parent in parents[name]:
+            for ancestor in [parent] if kept(parent) else kept_parents(parent):
+                if ancestor not in found:
+                    found.append(ancestor)
+        return found
+
+    graph, ranks = {}, {}
+
+    def rank(name):
+        if name not in ranks:
+            ranks[name] = 1 + max((rank(parent) for parent in kept_parents(name)), default=-1)
+        return ranks[name]
+
+    for name in operations:
+        if kept(name):
+            graph[name] = (operations[name], kept_parents(name), rank(name))
+    return graph
+
+
+def model_figure(model, skip=("Dropout",)):
+    """Draws a functional model as boxes (layer name, type, output width) joined by
+    arrows from the layers each one reads, inputs at the top. Layers that descend
+    from the first input stand on the left, from the last on the right, from both
+    in the middle.
+
+    Returns:
+        matplotlib.figure.Figure.
+    """
+    graph = model_graph(model, skip)
+    order = [layer.name for layer in model.layers]
+    inputs = sorted((name for name, (_, parents, _) in graph.items() if not parents), key=order.index)
+    sides = {}
+
+    def side(name):
+        if name not in sides:
+            parents = graph[name][1]
+            sides[name] = inputs.index(name) / max(1, len(inputs) - 1) if not parents else np.mean([side(p) for p in parents])
+        return sides[name]
+
+    places, taken = {}, {}
+    for name in sorted(graph, key=lambda name: (graph[name][2], side(name))):
+        row, column = graph[name][2], round(side(name) * 4) / 4
+        offset = taken.get((row, column), 0)
+        taken[(row, column)] = offset + 1
+        places[name] = (column * 3.0 + 0.9 * offset, -row)
+    rows = 1 + max(rank for _, _, rank in graph.values())
+    figure = Figure(figsize=(7.5, 0.75 * rows + 0.5))
+    axes = figure.add_subplot()
+    for name, (_, parents, _) in graph.items():
+        for parent in parents:
+            # From the bottom edge of the parent's box to the top edge of this one.
+            (x, y), (parent_x, parent_y) = places[name], places[parent]
+            axes.annotate(
+                "",
+                xy=(x, y + 0.28),
+                xytext=(parent_x, parent_y - 0.28),
+                arrowprops={"arrowstyle": "->", "color": "gray", "shrinkA": 0, "shrinkB": 0},
+            )
+    for name, (layer, _, _) in graph.items():
+        width = layer.output.shape[-1] if hasattr(layer, "output") and not isinstance(layer.output, (list, tuple)) else None
+        label = f"{name}\n{type(layer).__name__}" + (f" · {width}" if width else "")
+        axes.text(
+            *places[name],
+            label,
+            ha="center",
+            va="center",
+            fontsize=7,
+            bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": "tab:blue"},
+        )
+    xs = [x for x, _ in places.values()]
+    axes.set_xlim(min(xs) - 1.2, max(xs) + 1.2)
+    axes.set_ylim(-rows + 0.4, 0.6)
+    axes.axis("off")
+    axes.set_title(f"{model.name}: {len(graph)} layers, {model.count_params():,} parameters", fontsize=9)
+    figure.tight_layout()
+    return figure

@@ -40,3 +40,24 @@ def test_importing_seqlib_stays_light():
     finished = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert finished.returncode == 0, finished.stderr
     assert "plot_attention" in finished.stdout
+
+
+def test_model_figure_draws_every_layer_but_dropout_with_its_inputs():
+    from seqlib.architectures import build_training_model
+    from seqlib.config import PRESETS, TRANSFORMER_PRESETS
+    from seqlib.plots import model_figure, model_graph
+
+    model = build_training_model(PRESETS["tiny"], 50, 60)
+    graph = model_graph(model)
+    assert set(graph) == {layer.name for layer in model.layers if type(layer).__name__ != "Dropout"}
+    # Dropout passes its input through: the decoder GRU reads the target embedding.
+    assert sorted(graph["decoder_gru"][1]) == ["encoder_bridge", "target_embedding"]
+    assert sorted(graph["attention"][1]) == ["attention_keys", "context", "decoder_gru", "encoder_gru"]
+    assert graph["context"][2] == graph["target_in"][2] == 0
+    assert graph["logits"][2] == max(rank for _, _, rank in graph.values())
+    figure = model_figure(model)
+    assert isinstance(figure, Figure)
+    boxes = [text.get_text().split("\n")[0] for text in figure.axes[0].texts if text.get_text()]  # arrows have no text
+    assert sorted(boxes) == sorted(graph)
+    transformer = build_training_model(TRANSFORMER_PRESETS["tiny"], 50, 60)
+    assert "decoder_block_0" in model_graph(transformer)
