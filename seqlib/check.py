@@ -1059,6 +1059,8 @@ def self_attention(attention_fn):
                 hint = "with causal=True, position i must not attend to a later position j > i: mask the upper triangle."
             elif _close(weights, _reference_self_attention(query, key, value, causal, scaled=False)[1]):
                 hint = "divide the scores by sqrt(depth) before the softmax, so their spread does not grow with depth."
+            elif not np.allclose(weights.sum(axis=-1), 1.0, atol=1e-4):
+                hint = "each query's weights must sum to 1 over the keys: take the softmax over the last axis."
             else:
                 hint = "weights = softmax(query · keyᵀ / sqrt(depth)) over the last axis."
             _fail(exercise, hint, described, f"weights[0] =\n{_show(want_weights[0])}", f"weights[0] =\n{_show(weights[0])}")
@@ -1128,6 +1130,8 @@ def sentence_search(search_fn):
                 hint = "that is the dot-product ranking; normalise both sides to unit length (cosine similarity), so long vectors do not win."
             elif np.array_equal(got, np.argsort(similarity, axis=1)[:, :k]):
                 hint = "you returned the least similar sentences; sort best first."
+            elif _close(got.astype(np.float64), -np.sort(-similarity, axis=1)[:, :k]):
+                hint = "you returned the similarities themselves; return the sentences' indices (top_k's .indices)."
             else:
                 hint = "rank the sentences by cosine similarity to each query and return the indices of the k best."
             _fail(exercise, hint, described, _show(expected), _show(got))

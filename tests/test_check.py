@@ -356,14 +356,14 @@ def test_beam_search(capsys):
 # ---- lab 5 -------------------------------------------------------------------
 
 
-def self_attention(query, key, value, causal, scaled=True, masked=True):
+def self_attention(query, key, value, causal, scaled=True, masked=True, softmax_axis=-1):
     scores = tf.matmul(query, key, transpose_b=True)
     if scaled:
         scores /= tf.sqrt(tf.cast(query.shape[-1], tf.float32))
     if causal and masked:
         allowed = tf.linalg.band_part(tf.ones(scores.shape[-2:]), -1, 0) > 0
         scores = tf.where(allowed, scores, -1e9)
-    weights = tf.nn.softmax(scores, axis=-1)
+    weights = tf.nn.softmax(scores, axis=softmax_axis)
     return tf.matmul(weights, value), weights
 
 
@@ -371,6 +371,12 @@ def test_self_attention(capsys):
     passes(capsys, check.self_attention, self_attention)
     fails(check.self_attention, lambda *a: self_attention(*a, scaled=False), "sqrt(depth)")
     fails(check.self_attention, lambda *a: self_attention(*a, masked=False), "causal=True")
+    fails(check.self_attention, lambda *a: self_attention(*a, softmax_axis=1), "sum to 1 over the keys")
+    fails(
+        check.self_attention,
+        lambda q, k, v, causal: (self_attention(q, k, k, causal)[0], self_attention(q, k, v, causal)[1]),
+        "output = weights @ value",
+    )
 
 
 def test_mean_pool(capsys):
@@ -381,6 +387,12 @@ def test_mean_pool(capsys):
     passes(capsys, check.mean_pool, mean_pool)
     fails(check.mean_pool, lambda outputs, context: tf.reduce_mean(outputs, axis=1), "averaged over padding")
     fails(check.mean_pool, lambda outputs, context: tf.reduce_mean(outputs, axis=2), "shape")
+
+    def divided_by_all(outputs, context):
+        mask = tf.cast(tf.not_equal(context, 0), tf.float32)[:, :, tf.newaxis]
+        return tf.reduce_sum(outputs * mask, axis=1) / outputs.shape[1]
+
+    fails(check.mean_pool, divided_by_all, "divided by all positions")
 
 
 def test_sentence_search(capsys):
@@ -393,3 +405,9 @@ def test_sentence_search(capsys):
     passes(capsys, check.sentence_search, nearest)
     fails(check.sentence_search, lambda *a: nearest(*a, normalise=False), "dot-product ranking", "cosine")
     fails(check.sentence_search, lambda *a: nearest(*a, best_first=False), "least similar")
+
+    def similarities(queries, sentences, k):
+        similarity = tf.matmul(tf.math.l2_normalize(queries, -1), tf.math.l2_normalize(sentences, -1), transpose_b=True)
+        return tf.math.top_k(similarity, k=k).values
+
+    fails(check.sentence_search, similarities, "you returned the similarities themselves")
