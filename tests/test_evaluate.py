@@ -137,3 +137,17 @@ def test_a_run_without_evaluations_gets_a_row_saying_so(tmp_path, tiny_run):
     table = evaluate.compare_runs([run_copy])
     assert len(table) == 1 and table.decoding.iloc[0].startswith("none yet")
     assert pd.isna(table.bleu.iloc[0])
+
+
+def test_score_by_length_scores_each_bucket_of_source_length_alone():
+    sources = ["Go.", "I am cold.", "Where is the red car now?", "Tom is here."]
+    references = [["Va !"], ["J'ai froid."], ["Où est la voiture rouge maintenant ?"], ["Tom est ici."]]
+    hypotheses = ["Va !", "J'ai froid.", "Où est la voiture ?", "Tom est ici."]
+    table = evaluate.score_by_length(sources, references, hypotheses, buckets=((1, 3), (4, 5), (6, 9), (10, 1000)))
+    assert list(table.index) == ["1-3 words", "6-9 words"]  # no sentence of 4-5 or 10+ words
+    assert list(table["sentences"]) == [3, 1]
+    assert table.loc["1-3 words", "bleu"] == pytest.approx(100.0)
+    assert table.loc["6-9 words", "bleu"] < 100.0
+    assert table.loc["6-9 words", "words"] == 6.0
+    with pytest.raises(SeqlibError, match="one each"):
+        evaluate.score_by_length(sources, references, hypotheses[:2])
