@@ -30,6 +30,14 @@ def gpu_run(tmp_path_factory):
     return run_dir, first.history | {"resumed_" + key: value for key, value in resumed.history.items()}
 
 
+@pytest.fixture(scope="module")
+def gpu_translator(gpu_run):
+    """The run's translator, loaded once: each load traces its searches anew (slow at 1,024 units in float16)."""
+    from seqlib.rundir import load_translator
+
+    return load_translator(gpu_run[0])
+
+
 def test_gpu_preset_trains_and_resumes_with_finite_loss(gpu_run):
     run_dir, history = gpu_run
     assert RunDir(run_dir).latest_checkpoint()[0] == 2
@@ -50,11 +58,10 @@ def test_gpu_preset_model_is_mixed_float16_with_float32_logits_and_cudnn_grus(gp
     assert len(eligible) == 3 and all(eligible.values()), eligible
 
 
-def test_gpu_preset_translates_greedy_and_beam_with_float32_logits(gpu_run):
-    from seqlib.rundir import load_translator
+def test_gpu_preset_translates_greedy_and_beam_with_float32_logits(gpu_translator):
     from seqlib.serving import translate_sentences
 
-    translator = load_translator(gpu_run[0])
+    translator = gpu_translator
     context = translator.vectorize(tf.constant(SENTENCES))
     logits, _ = translator.step(tf.fill([len(SENTENCES)], 2), translator.encode(context))
     assert logits.dtype == tf.float32 and np.isfinite(logits.numpy()[:, 3:]).all()
@@ -65,11 +72,10 @@ def test_gpu_preset_translates_greedy_and_beam_with_float32_logits(gpu_run):
     assert all(first[1] >= second[1] for first, second in beam)
 
 
-def test_gpu_preset_export_reloads_and_translates_like_the_translator(gpu_run, tmp_path):
+def test_gpu_preset_export_reloads_and_translates_like_the_translator(gpu_run, gpu_translator, tmp_path):
     from seqlib.export import export
-    from seqlib.rundir import load_translator
 
-    translator = load_translator(gpu_run[0])
+    translator = gpu_translator
     text = tf.constant(SENTENCES)
     reloaded = tf.saved_model.load(str(export(gpu_run[0], tmp_path / "export")))
     exported = reloaded.signatures["translate"](text=text)["translation"].numpy().tolist()
