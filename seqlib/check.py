@@ -48,16 +48,20 @@ def _fail(exercise, hint, described, expected, got):
     )
 
 
-def _call(exercise, function, arguments, described, returns):
+def _call(exercise, function, arguments, described, returns, advice=None):
     """Calls the learner's function; an unexpected exception becomes a CheckFailed
-    that says which input caused it. NotImplementedError (an open TODO) passes."""
+    that says which input caused it. NotImplementedError (an open TODO) passes.
+
+    advice: (the error as "Type: message") -> a hint that explains it, or "".
+    """
     try:
         return function(*arguments)
     except NotImplementedError:
         raise
     except Exception as error:
         raised = f"{type(error).__name__}: {error}"
-        _fail(exercise, f"your function raised {raised}", described, returns, raised)
+        hint = (advice or (lambda _: ""))(raised)
+        _fail(exercise, f"your function raised {raised}" + (f"\n  {hint}" if hint else ""), described, returns, raised)
 
 
 def _describe(value):
@@ -512,19 +516,17 @@ def train_step(train_step_fn):
         f"loss_fn=seqlib.losses.masked_loss,\ncontext =\n{_show(context)}\ntarget_in =\n{_show(target_in)}\n"
         f"target_out =\n{_show(target_out)}"
     )
-    try:
-        result = train_step_fn(learner, optimizer, loss_fn, context, target_in, target_out)
-    except NotImplementedError:
-        raise
-    except Exception as error:
-        raised = f"{type(error).__name__}: {error}"
-        hint = f"your function raised {raised}"
-        if "No gradients" in raised or "NoneType" in raised:
-            hint += (
-                "\n  The tape saw no computation that leads to the loss: run the model and loss_fn inside "
-                "`with tf.GradientTape() as tape:`, then call tape.gradient(loss, model.trainable_variables) after it."
-            )
-        _fail(exercise, hint, described, returns, raised)
+
+    def advice(raised):
+        if "No gradients" not in raised and "NoneType" not in raised:
+            return ""
+        return (
+            "The tape saw no computation that leads to the loss: run the model and loss_fn inside "
+            "`with tf.GradientTape() as tape:`, then call tape.gradient(loss, model.trainable_variables) after it."
+        )
+
+    arguments = (learner, optimizer, loss_fn, context, target_in, target_out)
+    result = _call(exercise, train_step_fn, arguments, described, returns, advice)
     got_loss = _to_numpy(exercise, result, "the loss", described, returns)
     if got_loss.size != 1:
         _fail(
@@ -846,7 +848,7 @@ def greedy_search(search_fn, translator=None):
                 f"end_id={_END_ID}, max_length={max_length}, a scripted step_fn over {vocab_size} tokens whose rows "
                 f"produce end_id at steps {list(finish_at)} (99: never)"
             )
-        start_tokens = tf.fill([len(state["finish_at"]) if finish_at is not None else len(sentences)], _START_ID)
+        start_tokens = tf.fill([len(state["context" if finish_at is None else "finish_at"])], _START_ID)
         expected = reference(step_fn, state, start_tokens, _END_ID, max_length)["tokens"].numpy()
         result = _call(exercise, search_fn, (step_fn, state, start_tokens, _END_ID, max_length), described, returns)
         got = _to_numpy(exercise, result, "the tokens", described, returns)
@@ -905,9 +907,9 @@ def _python_beam(step_fn, state, start_tokens, end_id, max_length, beam_width, a
             step_log_probs[finished] = -np.inf
             step_log_probs[finished, 0] = 0.0
         candidate_log_probs = log_probs[:, None] + step_log_probs
-        candidate_lengths = np.broadcast_to((lengths + ~finished)[:, None], candidate_log_probs.shape)
-        if mistake == "not_frozen":
-            candidate_lengths = np.broadcast_to((lengths + 1)[:, None], candidate_log_probs.shape)
+        # A frozen hypothesis does not grow; without freezing, every one does.
+        growth = 1 if mistake == "not_frozen" else ~finished
+        candidate_lengths = np.broadcast_to((lengths + growth)[:, None], candidate_log_probs.shape)
         ranking = (
             candidate_log_probs if mistake == "no_penalty_while_searching" else candidate_log_probs / penalty(candidate_lengths)
         )
@@ -921,13 +923,11 @@ def _python_beam(step_fn, state, start_tokens, end_id, max_length, beam_width, a
         hypotheses = [hypotheses[parent] + [int(token)] for parent, token in zip(parents, tokens)]
         log_probs = candidate_log_probs[parents, tokens]
         lengths = candidate_lengths[parents, tokens]
-        finished = (finished[parents] if mistake != "not_frozen" else np.zeros(len(parents), bool)) | (tokens == end_id)
-        if mistake == "not_frozen":
+        if mistake == "not_frozen":  # it stops only when every hypothesis holds an end_id somewhere
             finished = np.array([end_id in hypothesis for hypothesis in hypotheses])
-        if mistake == "state_not_reordered":
-            rows = np.arange(len(parents)) % len(previous)
         else:
-            rows = parents
+            finished = finished[parents] | (tokens == end_id)
+        rows = np.arange(len(parents)) % len(previous) if mistake == "state_not_reordered" else parents
         state = tf.nest.map_structure(lambda tensor: tf.gather(tensor, rows), new_state)
         previous = tokens.astype(np.int32)
         if finished.all():

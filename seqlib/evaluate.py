@@ -115,8 +115,8 @@ def evaluate_run(run_dir, pairs_file=None, beam_width=None, alpha=DEFAULT_ALPHA,
     return result
 
 
-# Source lengths in words, bucketed for score_by_length: (first, last) of each bucket.
-LENGTH_BUCKETS = ((1, 3), (4, 5), (6, 7), (8, 9), (10, 12), (13, 1000))
+# Source lengths in words, bucketed for score_by_length: (first, last) of each bucket; last None: no limit.
+LENGTH_BUCKETS = ((1, 3), (4, 5), (6, 7), (8, 9), (10, 12), (13, None))
 
 
 def score_by_length(sources, references, hypotheses, buckets=LENGTH_BUCKETS):
@@ -126,7 +126,8 @@ def score_by_length(sources, references, hypotheses, buckets=LENGTH_BUCKETS):
         sources: list of str; their length is counted in whitespace-separated words.
         references: list of lists of str, as for `score`.
         hypotheses: list of str, one per source.
-        buckets: (first, last) word counts, inclusive; empty buckets are left out.
+        buckets: (first, last) word counts, inclusive (last None: no upper limit);
+            empty buckets are left out.
 
     Returns:
         DataFrame indexed by bucket label ("4-5 words"), with the columns
@@ -137,11 +138,11 @@ def score_by_length(sources, references, hypotheses, buckets=LENGTH_BUCKETS):
     lengths = [len(source.split()) for source in sources]
     rows = {}
     for first, last in buckets:
-        chosen = [i for i, length in enumerate(lengths) if first <= length <= last]
+        chosen = [i for i, length in enumerate(lengths) if first <= length and (last is None or length <= last)]
         if not chosen:
             continue
         scores = score([hypotheses[i] for i in chosen], [references[i] for i in chosen])
-        label = f"{first}-{last} words" if last < 1000 else f"{first}+ words"
+        label = f"{first}+ words" if last is None else f"{first}-{last} words"
         rows[label] = {
             "sentences": len(chosen),
             "words": round(sum(lengths[i] for i in chosen) / len(chosen), 1),
