@@ -12,6 +12,7 @@ from conftest import run_main_here
 
 from seqlib.architectures import build_decoder, build_training_model
 from seqlib.config import TrainConfig, get_preset
+from seqlib.errors import SeqlibError
 from seqlib.rundir import RunDir, load_training_model, load_translator
 from seqlib.serving import translate_sentences
 
@@ -84,6 +85,12 @@ def test_presets_keep_the_transformers_sizes_consistent():
         gru = get_preset(name)
         for field in ("max_pairs", "max_tokens", "source_vocab_size", "target_vocab_size", "batch_size", "steps_per_epoch"):
             assert getattr(config, field) == getattr(gru, field)
+
+
+def test_a_transformer_without_attention_is_refused_by_name():
+    # Lab 3's switch: the GRU keeps its thought vector, a transformer would keep nothing of the source.
+    with pytest.raises(SeqlibError, match="attention=False is for arch 'gru'"):
+        build_training_model(get_preset("tiny", "transformer").replace(attention=False), 50, 60)
 
 
 # ---- a tiny trained transformer, through the command line ---------------------
