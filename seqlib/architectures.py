@@ -41,11 +41,6 @@ def build_training_model(config, source_vocab_size, target_vocab_size):
     output logits float32 (batch, t, target_vocab)."""
     check_architecture(config.arch)
     if config.arch == "transformer":
-        if not config.attention:
-            # Its decoder reads the source only through cross-attention: without it, nothing of the source.
-            raise SeqlibError(
-                "attention=False is for arch 'gru' (its decoder still gets the thought vector); a transformer needs it"
-            )
         from seqlib import transformer
 
         return transformer.build_training_model(config, source_vocab_size, target_vocab_size)

@@ -35,6 +35,14 @@ class TrainConfig:
     mixed_precision: bool = False  # float16 compute on GPU
     jit_compile: bool = False  # XLA for the training step
 
+    def __post_init__(self):
+        # Refused when the config is made, before a run directory is touched. A transformer's
+        # decoder reads the source only through cross-attention: without it, nothing of the source.
+        if self.arch == "transformer" and not self.attention:
+            raise SeqlibError(
+                "attention=False is for arch 'gru' (its decoder still gets the thought vector); a transformer needs it"
+            )
+
     def replace(self, **changes):
         return dataclasses.replace(self, **changes)
 

@@ -90,7 +90,11 @@ def test_presets_keep_the_transformers_sizes_consistent():
 def test_a_transformer_without_attention_is_refused_by_name():
     # Lab 3's switch: the GRU keeps its thought vector, a transformer would keep nothing of the source.
     with pytest.raises(SeqlibError, match="attention=False is for arch 'gru'"):
-        build_training_model(get_preset("tiny", "transformer").replace(attention=False), 50, 60)
+        get_preset("tiny", "transformer").replace(attention=False)
+    # Refused as a config, also one read back from a config.json, before training writes anything.
+    with pytest.raises(SeqlibError, match="attention=False is for arch 'gru'"):
+        TrainConfig.from_dict(get_preset("tiny", "transformer").to_dict() | {"attention": False})
+    assert get_preset("tiny").replace(attention=False).attention is False  # the GRU's experiment stays
 
 
 # ---- a tiny trained transformer, through the command line ---------------------
