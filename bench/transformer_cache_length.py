@@ -11,12 +11,12 @@ import time
 
 import tensorflow as tf
 
-from seqlib import data
 from seqlib.conventions import DEFAULT_ALPHA
+from seqlib.data import corpus
 from seqlib.rundir import load_translator
 
 run = sys.argv[1] if len(sys.argv) > 1 else "runs/cpu-transformer"
-sentences = list(data.read_pairs(f"{run}/test.tsv").english.drop_duplicates()[:512])
+sentences = list(corpus.read_pairs(f"{run}/test.tsv").english.drop_duplicates()[:512])
 batches = [tf.constant(sentences[start : start + 64]) for start in range(0, len(sentences), 64)]
 fitted = load_translator(run)
 longest = load_translator(run)

@@ -30,7 +30,7 @@ elif importlib.util.find_spec("seqlib") is None:
     if "google.colab" not in sys.modules:
         raise SetupError(f"seqlib is not importable: open this notebook from labs/ in a checkout, or pip install {SEQLIB_SOURCE}")
     print(f"installing the course from {SEQLIB_SOURCE}")
-    # --no-deps: seqlib's own dependency ranges never get to move Colab's packages; seqlib.environment
+    # --no-deps: seqlib's own dependency ranges never get to move Colab's packages; seqlib.course.environment
     # adds the missing ones below, pinned to what Colab has.
     done = subprocess.run(
         [sys.executable, "-m", "pip", "install", "--quiet", "--no-input", "--no-color", "--no-deps", SEQLIB_SOURCE],
@@ -48,6 +48,6 @@ elif importlib.util.find_spec("seqlib") is None:
         )
     importlib.invalidate_caches()  # a package installed while Python runs is found only after this
 
-from seqlib import environment  # noqa: E402  importable only now
+from seqlib.course import environment  # noqa: E402  importable only now
 
 environment.prepare()

@@ -14,7 +14,7 @@ choose_onednn()
 # Names offered at the package level, and the module each lives in. They are
 # imported on first use, so `import seqlib` (and `python -m seqlib --help`) does
 # not pay for importing TensorFlow and matplotlib.
-_LAZY_NAMES = {"plot_attention": "seqlib.plots"}
+_LAZY_NAMES = {"plot_attention": "seqlib.evaluation.plots"}
 
 __all__ = sorted(_LAZY_NAMES)
 

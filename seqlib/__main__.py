@@ -1,3 +1,3 @@
-from seqlib.cli import entry_point
+from seqlib.cli.main import entry_point
 
 entry_point()

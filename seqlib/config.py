@@ -3,8 +3,8 @@
 import dataclasses
 from dataclasses import dataclass
 
-from seqlib.architectures import check_architecture
 from seqlib.errors import SeqlibError
+from seqlib.models.registry import check_architecture
 
 
 @dataclass(frozen=True)
@@ -12,7 +12,7 @@ class TrainConfig:
     """Everything that defines a training run; saved as config.json in the run directory."""
 
     name: str
-    arch: str = "gru"  # model family: "gru" or "transformer" (seqlib.architectures)
+    arch: str = "gru"  # model family: "gru" or "transformer" (seqlib.models.registry)
     max_pairs: int | None = None  # first N corpus pairs (shortest first); None = all
     validation_fraction: float = 0.02  # share of distinct English sentences held out
     test_fraction: float = 0.02  # share of distinct English sentences for the test split

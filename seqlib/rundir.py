@@ -136,7 +136,9 @@ def load_training_model(path):
     """Loads RUN_DIR/model.keras with safe_mode=True (no Lambda, no pickle)."""
     import keras
 
-    from seqlib import attention, losses, metrics, transformer  # noqa: F401  registers the custom objects
+    from seqlib.models import (
+        transformer,  # noqa: F401  registers the custom objects
+    )
 
     run = RunDir(path)
     config = run.check_trained()
@@ -149,12 +151,12 @@ def load_training_model(path):
 
 def load_translator(path, max_output_tokens=None, jit_compile=False, bfloat16_projection=False):
     """Builds a Translator from a run directory alone (jit_compile, bfloat16_projection: see Translator)."""
-    from seqlib.vocabulary import load_vocabulary
+    from seqlib.data.vocabulary import load_vocabulary
 
     run, config, model = load_training_model(path)
     source_vocabulary = load_vocabulary(run.source_vocab)
     target_vocabulary = load_vocabulary(run.target_vocab)
-    from seqlib.architectures import layer_sizes
+    from seqlib.models.registry import layer_sizes
 
     try:
         *found, units = layer_sizes(model, config)
@@ -182,8 +184,8 @@ def build_translator(
     model, config, source_vocabulary, target_vocabulary, max_output_tokens=None, jit_compile=False, bfloat16_projection=False
 ):
     """A Translator sharing the training model's layers (so it follows training)."""
-    from seqlib.architectures import build_decoder
-    from seqlib.translator import Translator
+    from seqlib.decoding.translator import Translator
+    from seqlib.models.registry import build_decoder
 
     max_output_tokens = max_output_tokens or automatic_max_length(config.max_tokens)
     return Translator(

@@ -5,11 +5,11 @@ from pathlib import Path
 
 import pytest
 
-# Before seqlib.tfimport, whose own default (3) is for users, not for the tests.
+# Before seqlib.cli.tfimport, whose own default (3) is for users, not for the tests.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 # TensorFlow's C++ start-up lines (oneDNN, CUDA probing): not seqlib's, so not counted.
-from seqlib.tfimport import NATIVE_STARTUP_LOG  # noqa: E402
+from seqlib.cli.tfimport import NATIVE_STARTUP_LOG  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,14 +55,14 @@ def run_seqlib(*args, input=None, cwd=ROOT, env=None, timeout=300):
 
 
 def run_main_here(*args):
-    """`seqlib.cli.main(ARGS)` in this test process, where TensorFlow is already
+    """`seqlib.cli.main.main(ARGS)` in this test process, where TensorFlow is already
     imported (a subprocess spends about 8 s importing it). For commands whose
     behaviour after the import is tested (resuming, say), not how a process starts
     and ends. Returns what run_seqlib does: returncode, stdout and stderr as bytes."""
     import contextlib
     import io
 
-    from seqlib.cli import main
+    from seqlib.cli.main import main
 
     stdout, stderr = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
@@ -77,7 +77,7 @@ def run_main_here(*args):
 # if the command imported TensorFlow: proof that a check came before the slow import.
 WITHOUT_TENSORFLOW = """
 import sys
-from seqlib.cli import main
+from seqlib.cli.main import main
 try:
     status = main(sys.argv[1:])
 except SystemExit as exit:  # argparse's usage errors
@@ -89,7 +89,7 @@ sys.exit(status)
 
 
 def run_main_without_tensorflow(*args, input=b"", prelude=""):
-    """Runs `seqlib.cli.main(ARGS)` in a subprocess that must not import TensorFlow.
+    """Runs `seqlib.cli.main.main(ARGS)` in a subprocess that must not import TensorFlow.
 
     prelude: Python code run first (e.g. to make a module unimportable).
     """
@@ -136,7 +136,7 @@ def shared_run(tmp_path_factory, name, train):
 def tiny_run(tmp_path_factory):
     """A tiny model trained in-process for the whole test session (about 15 s)."""
     from seqlib.config import PRESETS
-    from seqlib.train import train
+    from seqlib.training.train import train
 
     return shared_run(tmp_path_factory, "tiny_run", lambda run_dir: train(PRESETS["tiny"].replace(epochs=2), run_dir, verbose=0))
 

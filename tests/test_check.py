@@ -7,12 +7,12 @@ import pytest
 import tensorflow as tf
 import tensorflow_text as tf_text
 
-from seqlib import check
-from seqlib.attention import LuongAttention
-from seqlib.losses import masked_loss
-from seqlib.pipeline import shift_for_teacher_forcing
-from seqlib.search import NEG_INF, length_penalty
-from seqlib.text import PUNCTUATION, standardize
+from seqlib.course import check
+from seqlib.data.pipeline import shift_for_teacher_forcing
+from seqlib.data.text import PUNCTUATION, standardize
+from seqlib.decoding.search import NEG_INF, length_penalty
+from seqlib.models.attention import LuongAttention
+from seqlib.models.losses import masked_loss
 
 
 def passes(capsys, grader, function):
@@ -101,7 +101,7 @@ def test_standardize(capsys):
 
 
 def learner_standardize(text, spaces="[\\p{Cc}\\p{Cf}\\p{Z}]"):
-    """seqlib.text.standardize as a learner might write it, with a choice of what counts as a space."""
+    """seqlib.data.text.standardize as a learner might write it, with a choice of what counts as a space."""
     text = tf.strings.regex_replace(text, "[\u2019\u2018\u02bc\u00b4`]", "'")
     text = tf_text.normalize_utf8(text, "NFKC")
     text = tf.strings.regex_replace(text, spaces, " ")

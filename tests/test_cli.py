@@ -30,7 +30,7 @@ def test_help_on_every_verb():
 
 
 def test_every_option_of_every_verb_has_help_text():
-    from seqlib.cli import build_parser
+    from seqlib.cli.main import build_parser
 
     parser = build_parser()
     for verb, verb_parser in parser.verb_parsers.items():
@@ -329,9 +329,9 @@ def test_missing_or_cut_corpus_is_a_one_line_error(tmp_path, name, make, message
 
 
 def test_corpus_with_bom_and_crlf_trains(tmp_path):
-    from seqlib import data
+    from seqlib.data import corpus
 
-    pairs = data.read_pairs(max_pairs=600)
+    pairs = corpus.read_pairs(max_pairs=600)
     corpus = tmp_path / "windows.txt"
     text = "".join(f"{english}\t{french}\r\n" for english, french in zip(pairs.english, pairs.french))
     corpus.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
@@ -339,7 +339,7 @@ def test_corpus_with_bom_and_crlf_trains(tmp_path):
     # In-process: what --data FILE reaches is train(data_path=FILE); the CLI's own part of
     # --data (a missing file) is tested above, without TensorFlow.
     from seqlib.config import PRESETS
-    from seqlib.train import train
+    from seqlib.training.train import train
 
     train(PRESETS["tiny"].replace(epochs=1), run_dir, data_path=corpus, verbose=0)
     assert (run_dir / "checkpoints" / "epoch-0001.weights.h5").exists()

@@ -1,5 +1,5 @@
-"""What the labs do with their parameters (seqlib.course), and how the setup cell prepares
-the environment (seqlib.environment): pure decisions, tested without a GPU, Colab or pip."""
+"""What the labs do with their parameters (seqlib.course.labs), and how the setup cell prepares
+the environment (seqlib.course.environment): pure decisions, tested without a GPU, Colab or pip."""
 
 import subprocess
 import sys
@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
-from seqlib import course, environment
 from seqlib.config import PRESETS
+from seqlib.course import environment, labs
 from seqlib.errors import LabError, SeqlibError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,14 +37,14 @@ def colab(monkeypatch):
 @pytest.mark.parametrize("gpus, expected", [([], "cpu"), (["GPU:0"], "gpu")])
 def test_auto_picks_the_gpu_preset_only_when_tensorflow_sees_a_gpu(monkeypatch, capsys, gpus, expected):
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: gpus)
-    preset, config = course.choose_preset("auto")
+    preset, config = labs.choose_preset("auto")
     assert (preset, config) == (expected, PRESETS[expected])
     assert capsys.readouterr().out.startswith(f"preset {expected!r} on the {'GPU' if gpus else 'CPU'}: units=")
 
 
 def test_an_unknown_preset_names_the_known_ones(no_gpu):
     with pytest.raises(SeqlibError, match="choose one of tiny, cpu, gpu"):
-        course.choose_preset("huge")
+        labs.choose_preset("huge")
 
 
 @pytest.mark.parametrize(
@@ -52,19 +52,19 @@ def test_an_unknown_preset_names_the_known_ones(no_gpu):
     [("tiny", None, None), ("cpu", None, 20 * 60), ("gpu", None, 10 * 60), ("gpu", 0, None), ("cpu", 90, 90)],
 )
 def test_time_budget_defaults_by_preset_and_zero_means_no_limit(no_gpu, capsys, preset, time_budget, expected):
-    assert course.start_lab(preset, time_budget=time_budget).time_budget == expected
+    assert labs.start_lab(preset, time_budget=time_budget).time_budget == expected
 
 
 def test_a_negative_time_budget_is_refused_in_one_line():
     with pytest.raises(LabError, match=r"TIME_BUDGET must be seconds of training \(0: no limit\), got -5"):
-        course.time_budget_for("cpu", -5)
+        labs.time_budget_for("cpu", -5)
 
 
 def test_from_a_checkout_the_run_lives_in_its_runs_folder(no_gpu, capsys):
-    lab = course.start_lab("tiny")
-    assert lab == course.Lab("tiny", PRESETS["tiny"], ROOT / "runs" / "lab-tiny", None)
+    lab = labs.start_lab("tiny")
+    assert lab == labs.Lab("tiny", PRESETS["tiny"], ROOT / "runs" / "lab-tiny", None)
     assert capsys.readouterr().out.splitlines()[-1] == f"run directory {ROOT / 'runs' / 'lab-tiny'}"
-    assert course.start_lab("tiny", run_dir="elsewhere").run_dir == Path("elsewhere")
+    assert labs.start_lab("tiny", run_dir="elsewhere").run_dir == Path("elsewhere")
 
 
 def test_an_installed_seqlib_keeps_runs_in_the_working_directory_not_site_packages(tmp_path, monkeypatch):
@@ -73,58 +73,58 @@ def test_an_installed_seqlib_keeps_runs_in_the_working_directory_not_site_packag
     package.touch()
     (tmp_path / "content").mkdir()
     monkeypatch.chdir(tmp_path / "content")
-    assert course.default_runs_folder(package) == tmp_path / "content" / "runs"
+    assert labs.default_runs_folder(package) == tmp_path / "content" / "runs"
 
 
 def test_use_drive_on_colab_mounts_drive_and_keeps_the_run_there(no_gpu, colab, capsys):
-    lab = course.start_lab("gpu", use_drive=True)
+    lab = labs.start_lab("gpu", use_drive=True)
     assert colab.mounted == ["/content/drive"]
     assert lab.run_dir == Path("/content/drive/MyDrive/seqlib/runs/lab-gpu")
     assert "on your Google Drive" in capsys.readouterr().out
     # A RUN_DIR of the learner's own still gets Drive mounted, as it may lie on it.
-    assert course.start_lab("gpu", run_dir="/content/drive/MyDrive/mine", use_drive=True).run_dir == Path(
+    assert labs.start_lab("gpu", run_dir="/content/drive/MyDrive/mine", use_drive=True).run_dir == Path(
         "/content/drive/MyDrive/mine"
     )
     assert colab.mounted == ["/content/drive"] * 2
 
 
 def test_on_colab_without_drive_the_lab_says_the_run_stays_on_this_machine(no_gpu, colab, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(course, "default_runs_folder", lambda: tmp_path / "runs")
-    lab = course.start_lab("gpu")
+    monkeypatch.setattr(labs, "default_runs_folder", lambda: tmp_path / "runs")
+    lab = labs.start_lab("gpu")
     assert colab.mounted == [] and lab.run_dir == tmp_path / "runs" / "lab-gpu"
     assert "this Colab machine only: USE_DRIVE = True keeps it on your Google Drive" in capsys.readouterr().out
 
 
 def test_use_drive_outside_colab_changes_nothing_and_says_so(no_gpu, capsys):
-    assert course.start_lab("tiny", use_drive=True).run_dir == ROOT / "runs" / "lab-tiny"
+    assert labs.start_lab("tiny", use_drive=True).run_dir == ROOT / "runs" / "lab-tiny"
     assert "(USE_DRIVE applies on Colab only)" in capsys.readouterr().out
 
 
 def test_the_training_plan_names_the_epoch_cap_and_the_budget():
-    assert course.training_plan(PRESETS["tiny"], None) == "all 3 epochs, no time limit"
-    assert course.training_plan(PRESETS["cpu"], 1200) == (
+    assert labs.training_plan(PRESETS["tiny"], None) == "all 3 epochs, no time limit"
+    assert labs.training_plan(PRESETS["cpu"], 1200) == (
         "at most 40 epochs of 300 steps, stopping when 20 minutes have passed, as the learning rate decays towards zero"
     )
-    assert course.training_plan(PRESETS["gpu"], 45) == (
+    assert labs.training_plan(PRESETS["gpu"], 45) == (
         "at most 30 epochs of 300 steps, stopping when 45 s have passed, as the learning rate decays towards zero"
     )
 
 
 def test_labs_4_and_5_say_in_one_sentence_why_they_train_a_model_and_for_how_long(colab):
     gpu = PRESETS["gpu"]
-    message = course.no_model_message(Path("/content/runs/lab-gpu"), gpu, 600)
+    message = labs.no_model_message(Path("/content/runs/lab-gpu"), gpu, 600)
     assert message == (
         "No model from lab 3 here: each Colab notebook runs on its own machine, so set USE_DRIVE = True in lab 3 "
         "and here to share it through Google Drive; training one now "
         "(at most 30 epochs of 300 steps, stopping when 10 minutes have passed, as the learning rate decays towards zero)."
     )
-    on_drive = course.no_model_message(Path("/content/drive/MyDrive/seqlib/runs/lab-gpu"), gpu, 600)
+    on_drive = labs.no_model_message(Path("/content/drive/MyDrive/seqlib/runs/lab-gpu"), gpu, 600)
     assert on_drive.startswith("No model from lab 3 in /content/drive/MyDrive/seqlib/runs/lab-gpu on your Drive: run lab 3 with")
     assert "USE_DRIVE = True and PRESET = 'gpu'" in on_drive
 
 
 def test_outside_colab_the_missing_model_message_points_at_lab_3(tmp_path):
-    message = course.no_model_message(tmp_path, PRESETS["tiny"], None)
+    message = labs.no_model_message(tmp_path, PRESETS["tiny"], None)
     assert message == (
         f"No model from lab 3 in {tmp_path}: run lab 3 with the same PRESET and RUN_DIR to reuse it; "
         "training one now (all 3 epochs, no time limit)."

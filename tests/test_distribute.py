@@ -26,7 +26,7 @@ import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
 from seqlib.config import PRESETS
-from seqlib.train import train
+from seqlib.training.train import train
 config = CONFIG.replace(epochs=2)
 _, mirrored = train(config, sys.argv[1] + "/mirrored", verbose=0, strategy="mirrored")  # 64 a replica
 _, single = train(config.replace(batch_size=128), sys.argv[1] + "/single", verbose=0)
@@ -69,7 +69,7 @@ WORKER = """
 import sys
 from seqlib import config
 config.PRESETS["tiny"] = CONFIG
-from seqlib.cli import main
+from seqlib.cli.main import main
 sys.exit(main(["train", "--config", "tiny", "--strategy", "multiworker", "--out", sys.argv[1], "--epochs", sys.argv[2]]))
 """.replace("CONFIG", CONFIG.replace("PRESETS", "config.PRESETS"))
 

@@ -7,10 +7,10 @@ import pytest
 import tensorflow as tf
 from conftest import run_seqlib
 
-from seqlib import evaluate
+from seqlib.data.text import detokenize, normalize_reference, standardize
 from seqlib.errors import SeqlibError
+from seqlib.evaluation import scores
 from seqlib.rundir import RunDir
-from seqlib.text import detokenize, normalize_reference, standardize
 
 
 class ScriptedTranslator:
@@ -41,7 +41,7 @@ def write_pairs(path):
 def test_hypotheses_equal_to_a_reference_score_100(tmp_path):
     pairs = write_pairs(tmp_path / "pairs.txt")
     translator = ScriptedTranslator({"I am cold.": "J'ai très froid.", "Who are you?": "Qui êtes-vous ?", "Go.": "Va !"})
-    result = evaluate.evaluate_run(tmp_path, pairs, translator=translator)
+    result = scores.evaluate_run(tmp_path, pairs, translator=translator)
     assert result["bleu"] == pytest.approx(100.0) and result["chrf"] == pytest.approx(100.0)
     assert "nrefs:var" in result["bleu_signature"]
 
@@ -49,7 +49,7 @@ def test_hypotheses_equal_to_a_reference_score_100(tmp_path):
 def test_each_source_is_translated_once_and_scored_against_all_references(tmp_path):
     pairs = write_pairs(tmp_path / "pairs.txt")
     translator = ScriptedTranslator({"I am cold.": "J'ai froid.", "Who are you?": "Qui es-tu ?", "Go.": "Va !"})
-    result = evaluate.evaluate_run(tmp_path, pairs, translator=translator)
+    result = scores.evaluate_run(tmp_path, pairs, translator=translator)
     assert sorted(translator.asked) == ["Go.", "I am cold.", "Who are you?"]
     assert result["n"] == 3
     examples = result["examples"].set_index("source")
@@ -69,7 +69,7 @@ def test_references_get_the_apostrophes_the_model_input_gets():
 @pytest.mark.parametrize("count", [0, 1, 3, 9, 10, 20])
 def test_best_and_worst_never_show_a_sentence_twice(count):
     examples = pd.DataFrame({"source": [f"s{i}" for i in range(count)], "sentence_bleu": [float(i % 7) for i in range(count)]})
-    best, worst = evaluate.best_and_worst(examples)
+    best, worst = scores.best_and_worst(examples)
     assert not set(best.source) & set(worst.source)
     assert len(best) == min(5, (count + 1) // 2) and len(worst) == min(5, count // 2)
     if len(worst):
@@ -96,17 +96,17 @@ def test_evaluate_prints_signature_best_and_worst_and_where_it_saved(tmp_path, t
 
 
 def test_fold_strips_accents_and_case():
-    assert evaluate.fold("Qu'est-ce que l'Été ?") == "qu'est-ce que l'ete ?"
+    assert scores.fold("Qu'est-ce que l'Été ?") == "qu'est-ce que l'ete ?"
 
 
 def test_saved_results_are_compared(tmp_path, tiny_run):
     pairs = write_pairs(tmp_path / "pairs.txt")
     translator = ScriptedTranslator({"I am cold.": "J'ai froid.", "Who are you?": "Qui es-tu ?", "Go.": "Va !"})
-    result = evaluate.evaluate_run(tiny_run, pairs, translator=translator)
-    path = evaluate.save_result(tiny_run, result)
+    result = scores.evaluate_run(tiny_run, pairs, translator=translator)
+    path = scores.save_result(tiny_run, result)
     assert path.parent == RunDir(tiny_run).evaluations
     assert path.name == "greedy-pairs.json"
-    table = evaluate.compare_runs([tiny_run])
+    table = scores.compare_runs([tiny_run])
     assert table.loc[table.decoding == "greedy-pairs", "bleu"].iloc[0] == result["bleu"]
 
 
@@ -115,9 +115,9 @@ def test_evaluations_with_other_settings_do_not_overwrite_each_other(tmp_path, t
     shutil.copytree(tiny_run, run_copy)
     pairs = write_pairs(tmp_path / "pairs.txt")
     translator = ScriptedTranslator({"I am cold.": "J'ai froid.", "Who are you?": "Qui es-tu ?", "Go.": "Va !"})
-    full = evaluate.save_result(run_copy, evaluate.evaluate_run(run_copy, pairs, translator=translator))
-    first = evaluate.save_result(run_copy, evaluate.evaluate_run(run_copy, pairs, limit=1, translator=translator))
-    own = evaluate.save_result(run_copy, evaluate.evaluate_run(run_copy, translator=translator, limit=2))
+    full = scores.save_result(run_copy, scores.evaluate_run(run_copy, pairs, translator=translator))
+    first = scores.save_result(run_copy, scores.evaluate_run(run_copy, pairs, limit=1, translator=translator))
+    own = scores.save_result(run_copy, scores.evaluate_run(run_copy, translator=translator, limit=2))
     assert len({full, first, own}) == 3 and own.name == "greedy-first2.json"
     assert json.loads(first.read_text())["n"] == 1 and json.loads(full.read_text())["n"] == 3
 
@@ -128,13 +128,13 @@ def test_a_damaged_evaluation_file_is_named(tmp_path, tiny_run):
     (run_copy / "evaluations").mkdir(exist_ok=True)
     (run_copy / "evaluations" / "greedy.json").write_text('{"bleu": 3')
     with pytest.raises(SeqlibError, match="greedy.json: not a readable evaluation"):
-        evaluate.compare_runs([run_copy])
+        scores.compare_runs([run_copy])
 
 
 def test_a_run_without_evaluations_gets_a_row_saying_so(tmp_path, tiny_run):
     run_copy = tmp_path / "run"
     shutil.copytree(tiny_run, run_copy, ignore=shutil.ignore_patterns("evaluations"))
-    table = evaluate.compare_runs([run_copy])
+    table = scores.compare_runs([run_copy])
     assert len(table) == 1 and table.decoding.iloc[0].startswith("none yet")
     assert pd.isna(table.bleu.iloc[0])
 
@@ -143,11 +143,11 @@ def test_score_by_length_scores_each_bucket_of_source_length_alone():
     sources = ["Go.", "I am cold.", "Where is the red car now?", "Tom is here."]
     references = [["Va !"], ["J'ai froid."], ["Où est la voiture rouge maintenant ?"], ["Tom est ici."]]
     hypotheses = ["Va !", "J'ai froid.", "Où est la voiture ?", "Tom est ici."]
-    table = evaluate.score_by_length(sources, references, hypotheses, buckets=((1, 3), (4, 5), (6, 9), (10, None)))
+    table = scores.score_by_length(sources, references, hypotheses, buckets=((1, 3), (4, 5), (6, 9), (10, None)))
     assert list(table.index) == ["1-3 words", "6-9 words"]  # no sentence of 4-5 or 10+ words
     assert list(table["sentences"]) == [3, 1]
     assert table.loc["1-3 words", "bleu"] == pytest.approx(100.0)
     assert table.loc["6-9 words", "bleu"] < 100.0
     assert table.loc["6-9 words", "words"] == 6.0
     with pytest.raises(SeqlibError, match="one each"):
-        evaluate.score_by_length(sources, references, hypotheses[:2])
+        scores.score_by_length(sources, references, hypotheses[:2])

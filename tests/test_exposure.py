@@ -1,16 +1,16 @@
-"""Exposure bias (seqlib.exposure): the teacher-forced side of the measurement is the
+"""Exposure bias (seqlib.evaluation.exposure): the teacher-forced side of the measurement is the
 training model's own loss, position by position, for both architectures."""
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from seqlib.data import read_pairs
-from seqlib.exposure import loss_by_position
-from seqlib.pipeline import shift_for_teacher_forcing
+from seqlib.data.corpus import read_pairs
+from seqlib.data.pipeline import shift_for_teacher_forcing
+from seqlib.data.text import add_start_end, standardize
+from seqlib.data.vocabulary import make_vectorizer
+from seqlib.evaluation.exposure import loss_by_position
 from seqlib.rundir import RunDir, load_training_model, load_translator
-from seqlib.text import add_start_end, standardize
-from seqlib.vocabulary import make_vectorizer
 
 
 @pytest.mark.parametrize("run", ["tiny_run", "transformer_run"])

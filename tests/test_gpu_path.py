@@ -20,7 +20,7 @@ def gpu_run(tmp_path_factory):
     """`train --config gpu --max-pairs 250 --epochs 1`, then resumed for a second epoch."""
     import keras
 
-    from seqlib.train import train
+    from seqlib.training.train import train
 
     run_dir = tmp_path_factory.mktemp("gpu_path") / "run"
     config = PRESETS["gpu"].replace(max_pairs=250)  # an epoch: at most 300 steps or one pass (1 step here)
@@ -46,7 +46,7 @@ def test_gpu_preset_trains_and_resumes_with_finite_loss(gpu_run):
 
 
 def test_gpu_preset_model_is_mixed_float16_with_float32_logits_and_cudnn_grus(gpu_run):
-    from seqlib.model import cudnn_eligible
+    from seqlib.models.gru import cudnn_eligible
     from seqlib.rundir import load_training_model
 
     _, config, model = load_training_model(gpu_run[0])
@@ -59,7 +59,7 @@ def test_gpu_preset_model_is_mixed_float16_with_float32_logits_and_cudnn_grus(gp
 
 
 def test_gpu_preset_translates_greedy_and_beam_with_float32_logits(gpu_translator):
-    from seqlib.serving import translate_sentences
+    from seqlib.decoding.serving import translate_sentences
 
     translator = gpu_translator
     context = translator.vectorize(tf.constant(SENTENCES))
@@ -73,7 +73,7 @@ def test_gpu_preset_translates_greedy_and_beam_with_float32_logits(gpu_translato
 
 
 def test_gpu_preset_export_reloads_and_translates_like_the_translator(gpu_run, gpu_translator, tmp_path):
-    from seqlib.export import export
+    from seqlib.decoding.export import export
 
     translator = gpu_translator
     text = tf.constant(SENTENCES)

@@ -44,7 +44,7 @@ import numpy as np
 import keras
 import seqlib
 from seqlib.config import PRESETS
-from seqlib.model import build_training_model, compile_model
+from seqlib.models.gru import build_training_model, compile_model
 keras.utils.set_random_seed(7)
 config = PRESETS["tiny"]
 model = compile_model(build_training_model(config, 300, 400), config)

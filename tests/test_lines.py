@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from seqlib.lines import InputLines
+from seqlib.cli.lines import InputLines
 
 
 class Pipe:

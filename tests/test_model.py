@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seqlib.attention import LuongAttention
 from seqlib.config import PRESETS, TrainConfig
 from seqlib.conventions import START_ID
-from seqlib.losses import MaskedAccuracy, masked_accuracy, masked_loss, token_cross_entropy
-from seqlib.model import build_inference_models, build_training_model, compile_model
+from seqlib.models.attention import LuongAttention
+from seqlib.models.gru import build_inference_models, build_training_model, compile_model
+from seqlib.models.losses import MaskedAccuracy, masked_accuracy, masked_loss, token_cross_entropy
 
 CONFIG = PRESETS["tiny"]
 SOURCE_VOCAB, TARGET_VOCAB = 50, 60
@@ -146,7 +146,7 @@ def test_no_lambda_layers(model):
 
 
 def test_every_gru_can_take_the_cudnn_kernel(model):
-    from seqlib.model import cudnn_eligible
+    from seqlib.models.gru import cudnn_eligible
 
     eligible = cudnn_eligible(model)
     assert len(eligible) == 3 and all(eligible.values()), eligible

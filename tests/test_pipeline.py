@@ -1,8 +1,8 @@
 import numpy as np
 import tensorflow as tf
 
-from seqlib import vocabulary
-from seqlib.pipeline import make_dataset, shift_for_teacher_forcing, vectorize_pairs
+from seqlib.data import vocabulary
+from seqlib.data.pipeline import make_dataset, shift_for_teacher_forcing, vectorize_pairs
 
 
 def tiny_vectorized():
@@ -45,9 +45,9 @@ def test_shift_for_teacher_forcing():
 
 
 def test_bucketing_keeps_padding_small():
-    from seqlib import data
+    from seqlib.data import corpus
 
-    pairs = data.read_pairs(max_pairs=20000).sample(4000, random_state=0)
+    pairs = corpus.read_pairs(max_pairs=20000).sample(4000, random_state=0)
     source_vocab = vocabulary.build_vocabulary(list(pairs.english), 2000)
     target_vocab = vocabulary.build_vocabulary(list(pairs.french), 2000, reserved=vocabulary.TARGET_SPECIAL_TOKENS)
     source, target = vectorize_pairs(

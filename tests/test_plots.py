@@ -10,7 +10,7 @@ from conftest import ROOT
 from matplotlib.figure import Figure
 
 import seqlib
-from seqlib.text import END_TOKEN, detokenize
+from seqlib.data.text import END_TOKEN, detokenize
 
 
 def test_plot_attention_draws_generated_tokens_against_source_tokens(tiny_translator):
@@ -43,9 +43,9 @@ def test_importing_seqlib_stays_light():
 
 
 def test_model_figure_draws_every_layer_but_dropout_with_its_inputs():
-    from seqlib.architectures import build_training_model
     from seqlib.config import PRESETS, TRANSFORMER_PRESETS
-    from seqlib.plots import model_figure, model_graph
+    from seqlib.evaluation.plots import model_figure, model_graph
+    from seqlib.models.registry import build_training_model
 
     model = build_training_model(PRESETS["tiny"], 50, 60)
     graph = model_graph(model)

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from seqlib import quiz
+from seqlib.course import quiz
 
 DECODER_GENERATES = "To generate the output sequence from the vector representation"
 DECODER_PREDICTS = "To predict the next word in the output sequence"
@@ -474,15 +474,15 @@ def test_show_and_submit_with_a_seed_agree_and_shuffle(bank, capsys):
 
 
 def test_python_m_seqlib_quiz_grades_an_answers_file(bank, tmp_path):
-    from seqlib import cli
+    from seqlib.cli import main
 
-    parser = cli.build_parser()
+    parser = main.build_parser()
     verbs = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
-    assert "quiz" in verbs.choices, "`python -m seqlib quiz` is missing: seqlib.cli must wire quiz.add_parser"
+    assert "quiz" in verbs.choices, "`python -m seqlib quiz` is missing: seqlib.cli.main must wire quiz.add_parser"
     path = tmp_path / "answers.json"
     path.write_text(json.dumps(perfect_answers(bank)), encoding="utf-8")
     # The command, and the module's own entry point.
-    commands = [[sys.executable, "-m", "seqlib", "quiz"], [sys.executable, "-m", "seqlib.quiz"]]
+    commands = [[sys.executable, "-m", "seqlib", "quiz"], [sys.executable, "-m", "seqlib.course.quiz"]]
     for command in commands:
         result = subprocess.run([*command, "--answers", str(path)], capture_output=True, text=True, timeout=120)
         assert result.returncode == 0, result.stderr

@@ -106,7 +106,7 @@ def test_second_training_on_a_busy_run_is_refused_until_the_first_is_killed(tmp_
 
 
 def test_the_lock_is_the_os_lock_not_the_file(tmp_path):
-    from seqlib.train import training_lock
+    from seqlib.training.train import training_lock
 
     run = RunDir(tmp_path)
     # A lock file naming a live process (this one) but locked by nobody does not block.
@@ -179,7 +179,7 @@ def test_damaged_model_of_a_finished_run_is_a_clear_message(finished_run, tmp_pa
 
 def test_too_little_disk_space_is_refused_before_training(tmp_path, monkeypatch):
     from seqlib.config import PRESETS
-    from seqlib.train import train
+    from seqlib.training.train import train
 
     disk_usage = shutil.disk_usage
     monkeypatch.setattr(shutil, "disk_usage", lambda path: disk_usage(path)._replace(free=5 * 2**20))
@@ -190,7 +190,7 @@ def test_too_little_disk_space_is_refused_before_training(tmp_path, monkeypatch)
 
 
 def test_vocabulary_is_written_atomically(tmp_path):
-    from seqlib.vocabulary import load_vocabulary, save_vocabulary
+    from seqlib.data.vocabulary import load_vocabulary, save_vocabulary
 
     class Unwritable(str):
         def __add__(self, other):

@@ -8,17 +8,17 @@ import pytest
 import tensorflow as tf
 
 from seqlib.config import PRESETS
-from seqlib.data import DEFAULT_CORPUS
+from seqlib.data.corpus import DEFAULT_CORPUS
 from seqlib.errors import SeqlibError
 from seqlib.rundir import BUNDLED, RunDir
 
 
 @pytest.mark.core
 def test_a_copied_run_resumes_translates_evaluates_and_exports_in_its_new_folder(tiny_run, tmp_path):
-    from seqlib.evaluate import evaluate_run
-    from seqlib.export import export
+    from seqlib.decoding.export import export
+    from seqlib.evaluation.scores import evaluate_run
     from seqlib.rundir import load_translator
-    from seqlib.train import train
+    from seqlib.training.train import train
 
     saved = json.loads((tiny_run / "config.json").read_text(encoding="utf-8"))
     assert saved["data"] == BUNDLED
@@ -53,7 +53,7 @@ def test_a_corpus_of_ones_own_is_found_where_the_run_went_with_it(tmp_path):
 
 
 def test_a_moved_run_without_its_corpus_asks_for_data(tiny_run, tmp_path):
-    from seqlib.train import train
+    from seqlib.training.train import train
 
     run = RunDir(tmp_path / "run")
     shutil.copytree(tiny_run, run.path)

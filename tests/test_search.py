@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seqlib import search
+from seqlib.decoding import search
 
 PAD, START, END, A, B, C = 0, 2, 3, 4, 5, 6
 VOCAB = 7

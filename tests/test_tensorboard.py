@@ -6,7 +6,7 @@ import tensorflow as tf
 from tensorboard.plugins.hparams import plugin_data_pb2
 
 from seqlib.config import PRESETS
-from seqlib.train import train
+from seqlib.training.train import train
 
 
 def events(path):

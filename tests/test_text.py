@@ -1,6 +1,6 @@
 import tensorflow as tf
 
-from seqlib.text import APOSTROPHE_VARIANTS, detokenize, standardize
+from seqlib.data.text import APOSTROPHE_VARIANTS, detokenize, standardize
 
 
 def standardized(*sentences):

@@ -5,7 +5,7 @@ import types
 
 import pytest
 
-from seqlib import train
+from seqlib.training import train
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ import pytest
 import tensorflow as tf
 from conftest import run_main_here
 
-from seqlib.architectures import build_decoder, build_training_model
 from seqlib.config import TrainConfig, get_preset
+from seqlib.decoding.serving import translate_sentences
 from seqlib.errors import SeqlibError
+from seqlib.models.registry import build_decoder, build_training_model
 from seqlib.rundir import RunDir, load_training_model, load_translator
-from seqlib.serving import translate_sentences
 
 CONFIG = TrainConfig(name="test", arch="transformer", units=32, num_layers=2, num_heads=4, feed_forward_dim=48)
 SOURCE_VOCAB, TARGET_VOCAB = 40, 50

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seqlib.export import export
-from seqlib.serving import translate_sentences
+from seqlib.decoding.export import export
+from seqlib.decoding.serving import translate_sentences
 
 SENTENCES = ["Go.", "I am cold.", "Who are you?", "", "We won!", "   ", "Tom is here."]
 

@@ -25,7 +25,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from seqlib.attention import NEG_INF
+from seqlib.models.attention import NEG_INF
 
 # Wavelengths of the position signal run from 2π to 10,000·2π (Vaswani et al. 2017, §3.5).
 MAX_WAVELENGTH = 10000.0
@@ -328,7 +328,7 @@ def build_training_model(config, source_vocab_size, target_vocab_size):
 
 
 class TransformerDecoder(tf.Module):
-    """The architecture contract (see seqlib.architectures) for the transformer.
+    """The architecture contract (see seqlib.models.registry) for the transformer.
 
     State (a dict, the batch first): `context` (rows, s); `position` (rows,);
     per decoder block i, `keys_i`/`values_i` (rows, max_length, heads, head_dim),

@@ -1,7 +1,7 @@
 """`python -m seqlib bench`: training and decoding speed, side by side in one run.
 
 Every figure is measured here, now, on this machine, and so is the baseline: the
-TensorFlow tutorial's model (`seqlib.tutorial_model`) trains on the same pairs
+TensorFlow tutorial's model (`seqlib.models.tutorial`) trains on the same pairs
 for the same seconds and decodes the same sentences in the same process, and
 every ratio is computed from the two figures of this run (shared machines are
 noisy, and CPUs differ: see bench/README.md). Nothing is asserted: the report
@@ -18,13 +18,15 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from seqlib import data, search, tutorial_model, vocabulary
-from seqlib.architectures import build_training_model
 from seqlib.config import get_preset
 from seqlib.conventions import DEFAULT_ALPHA, END_ID, START_ID, automatic_max_length
+from seqlib.data import corpus, vocabulary
+from seqlib.data.pipeline import keep_shorter_than, make_dataset, vectorize_pairs
+from seqlib.decoding import search
 from seqlib.hardware import cpu_description
-from seqlib.model import compile_model, cudnn_eligible
-from seqlib.pipeline import keep_shorter_than, make_dataset, vectorize_pairs
+from seqlib.models import tutorial
+from seqlib.models.gru import compile_model, cudnn_eligible
+from seqlib.models.registry import build_training_model
 from seqlib.rundir import build_translator, load_training_model, load_translator
 
 
@@ -77,7 +79,7 @@ def training_flops_per_target_token(config, source_to_target_ratio=1.0, mean_sou
 
 
 def sample_pairs(count, seed=0):
-    pairs = data.read_pairs()
+    pairs = corpus.read_pairs()
     return pairs.sample(min(count, len(pairs)), random_state=seed)
 
 
@@ -99,7 +101,7 @@ def vectorized_sample(config, pairs):
 
 def tutorial_flops_per_target_token(source_to_target_ratio=1.0, mean_source_length=8.0):
     """The same count for the tutorial's model (256 units, 5,000 words, one-head attention)."""
-    units, vocab = tutorial_model.UNITS, tutorial_model.VOCABULARY_SIZE
+    units, vocab = tutorial.UNITS, tutorial.VOCABULARY_SIZE
     gru = 3 * (units * units + units * units)
     encoder = 2 * gru
     # Query and output projections a target token; key and value projections a source
@@ -138,7 +140,7 @@ def train_seqlib(config, source_ids, target_ids, seconds, bucketing=True, jit_co
 def train_tutorial(pairs, seconds):
     """The tutorial's model trained the tutorial's way on `pairs` for `seconds`:
     (TutorialGreedy translator, target tokens/s)."""
-    source_vectorizer, target_vectorizer = tutorial_model.make_vectorizers(pairs.english, pairs.french)
+    source_vectorizer, target_vectorizer = tutorial.make_vectorizers(pairs.english, pairs.french)
 
     def vectorize(english, french):
         # As the tutorial does it: text batches vectorized in the pipeline, each padded to its longest.
@@ -149,13 +151,13 @@ def train_tutorial(pairs, seconds):
         tf.data.Dataset.from_tensor_slices((list(pairs.english), list(pairs.french)))
         .shuffle(len(pairs), seed=1)
         .repeat()
-        .batch(tutorial_model.BATCH_SIZE)
+        .batch(tutorial.BATCH_SIZE)
         .map(vectorize, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
-    model = tutorial_model.build(source_vectorizer, target_vectorizer)
+    model = tutorial.build(source_vectorizer, target_vectorizer)
     tokens_per_s = tokens_per_s_for(seconds, model, iter(dataset))
-    return tutorial_model.TutorialGreedy(model, source_vectorizer, target_vectorizer), tokens_per_s
+    return tutorial.TutorialGreedy(model, source_vectorizer, target_vectorizer), tokens_per_s
 
 
 def eager_greedy(translator, context, max_length):
@@ -250,7 +252,7 @@ def run(quick=False, model_dir=None, preset="cpu", train_seconds=None, transform
     # tutorial's model (trained as long) decodes the same sentences either way.
     if model_dir:
         translator = load_translator(model_dir)
-        sentences = list(data.read_pairs(f"{model_dir}/test.tsv").english.drop_duplicates()[:256])
+        sentences = list(corpus.read_pairs(f"{model_dir}/test.tsv").english.drop_duplicates()[:256])
     else:
         translator = build_translator(trained, config, source_vocab, target_vocab)
         sentences = list(pairs.english[-256:])

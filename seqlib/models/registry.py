@@ -41,12 +41,12 @@ def build_training_model(config, source_vocab_size, target_vocab_size):
     output logits float32 (batch, t, target_vocab)."""
     check_architecture(config.arch)
     if config.arch == "transformer":
-        from seqlib import transformer
+        from seqlib.models import transformer
 
         return transformer.build_training_model(config, source_vocab_size, target_vocab_size)
-    from seqlib import model
+    from seqlib.models import gru
 
-    return model.build_training_model(config, source_vocab_size, target_vocab_size)
+    return gru.build_training_model(config, source_vocab_size, target_vocab_size)
 
 
 def build_decoder(training_model, config, max_length):
@@ -56,10 +56,10 @@ def build_decoder(training_model, config, max_length):
     """
     check_architecture(config.arch)
     if config.arch == "transformer":
-        from seqlib.transformer import TransformerDecoder
+        from seqlib.models.transformer import TransformerDecoder
 
         return TransformerDecoder(training_model, max_length)
-    from seqlib.model import GruDecoder
+    from seqlib.models.gru import GruDecoder
 
     return GruDecoder(training_model, config)
 
@@ -67,11 +67,11 @@ def build_decoder(training_model, config, max_length):
 def layer_sizes(training_model, config):
     """(source ids, target ids, units) of a trained model, read from its layers."""
     if config.arch == "transformer":
-        from seqlib.transformer import TransformerLayers
+        from seqlib.models.transformer import TransformerLayers
 
         layers = TransformerLayers.of(training_model)
         return layers.source_embedding.vocab_size, layers.logits.units, layers.units
-    from seqlib.model import GruLayers
+    from seqlib.models.gru import GruLayers
 
     layers = GruLayers.of(training_model)
     return layers.source_embedding.input_dim, layers.logits.units, layers.units

@@ -433,7 +433,7 @@ def _read_reply(question, options, second_try, read, write):
 
 
 def add_parser(subparsers):
-    """Adds the `quiz` verb to an argparse subparsers object (seqlib.cli wires it)."""
+    """Adds the `quiz` verb to an argparse subparsers object (seqlib.cli.main wires it)."""
     parser = subparsers.add_parser(
         "quiz",
         help="take the course quiz, or grade answers files",
@@ -485,8 +485,8 @@ def run(args, read=input, write=print):
 
 
 def main(argv=None):
-    """`python -m seqlib.quiz`, the same as `python -m seqlib quiz`."""
-    parser = argparse.ArgumentParser(prog="python -m seqlib.quiz", description=DESCRIPTION)
+    """`python -m seqlib.course.quiz`, the same as `python -m seqlib quiz`."""
+    parser = argparse.ArgumentParser(prog="python -m seqlib.course.quiz", description=DESCRIPTION)
     _add_arguments(parser)
     args = parser.parse_args(argv)
     try:

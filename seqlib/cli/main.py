@@ -13,14 +13,14 @@ import signal
 import sys
 import warnings
 
-from seqlib import quiz
-from seqlib.architectures import ARCHITECTURES
+from seqlib.cli.lines import InputLines
+from seqlib.cli.tfimport import load_tensorflow
 from seqlib.config import PRESETS, check_training_limits, get_preset
 from seqlib.conventions import DEFAULT_ALPHA
+from seqlib.course import quiz
 from seqlib.errors import SeqlibError
-from seqlib.lines import InputLines
+from seqlib.models.registry import ARCHITECTURES
 from seqlib.rundir import RunDir, load_translator
-from seqlib.tfimport import load_tensorflow
 
 # Keras warns about things seqlib does on purpose (a tf.data input with shuffle=True,
 # repeated datasets ending); users should see seqlib's messages, not these.
@@ -254,7 +254,7 @@ def run_train(args):
     if resuming:
         run.load_config()  # a file in the way, or a run to resume that this seqlib cannot read
     if args.data is not None:
-        from seqlib.data import check_corpus_file, read_pairs  # pandas, not TensorFlow: quick before the slow import
+        from seqlib.data.corpus import check_corpus_file, read_pairs  # pandas, not TensorFlow: quick before the slow import
 
         if resuming:
             check_corpus_file(args.data)  # a resumed run reads its own corpus
@@ -263,7 +263,7 @@ def run_train(args):
             # import: a bad line is an error in about a second, not after TensorFlow's 8.
             read_pairs(args.data, max_pairs=args.max_pairs if args.max_pairs is not None else config.max_pairs)
     load_tensorflow(collective_ops=args.strategy == "multiworker")
-    from seqlib.train import train
+    from seqlib.training.train import train
 
     if args.epochs is not None:
         config = config.replace(epochs=args.epochs)
@@ -352,7 +352,7 @@ def run_translate(args):
             return 0  # nothing to translate is nothing to print, as for sort or sed
         batches = sentence_batches(lines, args.batch_size)
     load_tensorflow(for_serving=True)
-    from seqlib.serving import translate_sentences
+    from seqlib.decoding.serving import translate_sentences
 
     translator = load_translator(args.model, jit_compile=args.xla, bfloat16_projection=args.bfloat16)
     check_beam_fits(translator, args.beam)
@@ -392,10 +392,10 @@ def run_evaluate(args):
         runs = list(dict.fromkeys(([args.model] if args.model else []) + args.compare))  # each run once, in order
         for run_dir in runs:
             RunDir(run_dir).load_config()
-        load_tensorflow()  # seqlib.evaluate imports it
-        from seqlib import evaluate
+        load_tensorflow()  # seqlib.evaluation.scores imports it
+        from seqlib.evaluation import scores
 
-        table = evaluate.compare_runs(runs)
+        table = scores.compare_runs(runs)
         print(table.to_json(orient="records") if args.json else table.to_string(index=False))
         return 0
     if not args.model:
@@ -405,7 +405,7 @@ def run_evaluate(args):
     run = RunDir(args.model)
     run.check_trained()
     if args.pairs:
-        from seqlib.data import read_pairs  # pandas, not TensorFlow: quick before the slow import
+        from seqlib.data.corpus import read_pairs  # pandas, not TensorFlow: quick before the slow import
 
         read_pairs(args.pairs)  # a bad line is an error before the slow import
     else:
@@ -413,14 +413,14 @@ def run_evaluate(args):
     load_tensorflow()
     import pandas as pd
 
-    from seqlib import evaluate
+    from seqlib.evaluation import scores
 
     translator = load_translator(args.model, bfloat16_projection=args.bfloat16)
     check_beam_fits(translator, args.beam)
-    result = evaluate.evaluate_run(
+    result = scores.evaluate_run(
         args.model, args.pairs, beam_width=args.beam, alpha=args.alpha, limit=args.limit, translator=translator
     )
-    path = evaluate.save_result(args.model, result)
+    path = scores.save_result(args.model, result)
     examples = result.pop("examples")
     if args.json:
         print(json.dumps(result))
@@ -433,7 +433,7 @@ def run_evaluate(args):
     )
     print(f"sacreBLEU: {result['bleu_signature']}")
     print(f"           {result['chrf_signature']}")
-    best, worst = evaluate.best_and_worst(examples)
+    best, worst = scores.best_and_worst(examples)
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):
         print("\nbest:")
         print(best.to_string(index=False))
@@ -445,7 +445,7 @@ def run_evaluate(args):
 
 
 def run_export(args):
-    from seqlib.export import check_destination, export
+    from seqlib.decoding.export import check_destination, export
 
     RunDir(args.model).check_trained()
     check_destination(args.out)
@@ -465,7 +465,7 @@ def run_bench(args):
             if arch and config.arch != arch:
                 raise UsageError(f"--transformer-model {run_dir} is a {config.arch} run, not a transformer")
     load_tensorflow()
-    from seqlib.bench import main as bench_main
+    from seqlib.bench.main import main as bench_main
 
     bench_main(
         quick=args.quick,

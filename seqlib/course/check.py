@@ -10,7 +10,7 @@ three things: the input, what was expected, and what came back.
 `NotImplementedError` from an unfinished exercise passes through unchanged, so
 an exercise notebook fails exactly at its TODOs and nowhere else.
 
-    from seqlib import check
+    from seqlib.course import check
     check.teacher_forcing(my_shift)   # ✓ teacher_forcing: ...
 """
 
@@ -142,7 +142,7 @@ def teacher_forcing(shift_fn):
     """Checks shift_fn(target (batch, t + 1)) -> (target_in (batch, t), target_out (batch, t))."""
     import tensorflow as tf
 
-    from seqlib.pipeline import shift_for_teacher_forcing
+    from seqlib.data.pipeline import shift_for_teacher_forcing
 
     exercise = "teacher_forcing"
     returns = "a tuple (target_in, target_out), int Tensors (batch, t), one token shorter than the target"
@@ -226,11 +226,11 @@ def _generated_sentences(rng, count):
 
 
 def standardize(standardize_fn):
-    """Checks standardize_fn(text tf.string (batch,)) -> tf.string (batch,) against seqlib.text.standardize:
+    """Checks standardize_fn(text tf.string (batch,)) -> tf.string (batch,) against seqlib.data.text.standardize:
     first on one sentence per rule, then on seeded random sentences that mix the rules."""
     import tensorflow as tf
 
-    from seqlib.text import standardize as reference
+    from seqlib.data.text import standardize as reference
 
     exercise = "standardize"
     generated = _generated_sentences(np.random.default_rng(_SEED + 9), 10)
@@ -289,7 +289,7 @@ def attention(attention_fn):
     values (batch, s, 2*units), source_tokens (batch, s)) -> (attended, weights)."""
     import tensorflow as tf
 
-    from seqlib.attention import LuongAttention
+    from seqlib.models.attention import LuongAttention
 
     exercise = "attention"
     returns = "a tuple (attended (batch, t, 2*units), weights (batch, t, s))"
@@ -343,7 +343,7 @@ def attention(attention_fn):
 def _check_model(source_vocab_size=30, target_vocab_size=40):
     """A small untrained translator, its encoder, and a random batch."""
     from seqlib.config import TrainConfig
-    from seqlib.model import build_inference_models, build_training_model
+    from seqlib.models.gru import build_inference_models, build_training_model
 
     config = TrainConfig(name="check", embedding_dim=8, units=16, dropout_rate=0.0)
     model = build_training_model(config, source_vocab_size, target_vocab_size)
@@ -411,7 +411,7 @@ def masked_loss(loss_fn):
     """Checks loss_fn(target_out int (batch, t), logits float (batch, t, vocab)) -> float scalar."""
     import tensorflow as tf
 
-    from seqlib.losses import masked_loss as reference
+    from seqlib.models.losses import masked_loss as reference
 
     exercise = "masked_loss"
     returns = "one number (a scalar float Tensor): the mean cross-entropy over real tokens"
@@ -463,7 +463,7 @@ def masked_loss(loss_fn):
                 hint = mistake
                 break
         _fail(exercise, hint, described, f"{expected:.5f}", f"{got:.5f}")
-    _passed(exercise, "matches seqlib.losses.masked_loss on unseen batches with padding")
+    _passed(exercise, "matches seqlib.models.losses.masked_loss on unseen batches with padding")
 
 
 def _cross_entropy_of_probabilities(target_out, logits):
@@ -491,7 +491,7 @@ def train_step(train_step_fn):
     import keras
     import tensorflow as tf
 
-    from seqlib.losses import masked_loss as loss_fn
+    from seqlib.models.losses import masked_loss as loss_fn
 
     exercise = "train_step"
     returns = "the batch's loss before the update (a scalar), with every trainable weight updated once by `optimizer`"
@@ -513,7 +513,7 @@ def train_step(train_step_fn):
     optimizer = keras.optimizers.SGD(learning_rate=0.5)
     described = (
         "a random untrained model (units=16, vocab=40), keras.optimizers.SGD(learning_rate=0.5), "
-        f"loss_fn=seqlib.losses.masked_loss,\ncontext =\n{_show(context)}\ntarget_in =\n{_show(target_in)}\n"
+        f"loss_fn=seqlib.models.losses.masked_loss,\ncontext =\n{_show(context)}\ntarget_in =\n{_show(target_in)}\n"
         f"target_out =\n{_show(target_out)}"
     )
 
@@ -823,11 +823,11 @@ def greedy_search(search_fn, translator=None):
     """Checks search_fn(step_fn, state, start_tokens, end_id, max_length) -> int (batch, steps):
     batched greedy decoding that stops when every row has produced end_id (or after
     max_length steps), keeps end_id and pads finished rows with 0, as
-    seqlib.search.greedy_search does; on scripted step functions, then on `translator`'s
+    seqlib.decoding.search.greedy_search does; on scripted step functions, then on `translator`'s
     model when one is given."""
     import tensorflow as tf
 
-    from seqlib.search import greedy_search as reference
+    from seqlib.decoding.search import greedy_search as reference
 
     exercise = "greedy_search"
     returns = "an int Tensor (batch, steps): the chosen tokens, end_id kept, 0 after it"
@@ -858,7 +858,7 @@ def greedy_search(search_fn, translator=None):
         hint = _greedy_hint(got, step_fn, state, start_tokens, _END_ID, max_length, fallback)
         _fail(exercise, hint, described, f"tokens =\n{_show(expected)}", f"tokens =\n{_show(got)}")
     where = " and on your trained model" if translator is not None else ""
-    _passed(exercise, f"matches seqlib.search.greedy_search on unseen scripted steps{where}")
+    _passed(exercise, f"matches seqlib.decoding.search.greedy_search on unseen scripted steps{where}")
 
 
 class _RecurrentStep:
@@ -960,11 +960,11 @@ def beam_search(search_fn, translator=None):
     """Checks search_fn(step_fn, state, start_tokens, end_id, max_length, beam_width, alpha)
     -> (tokens: list of int, score: float) for one sentence (state and start_tokens have
     one row): the best hypothesis (end_id kept, no padding) and its score
-    log-probability / length_penalty(length, alpha), as seqlib.search.beam_search finds
+    log-probability / length_penalty(length, alpha), as seqlib.decoding.search.beam_search finds
     it; on scripted step functions, then on `translator`'s model when one is given."""
     import tensorflow as tf
 
-    from seqlib.search import beam_search as reference
+    from seqlib.decoding.search import beam_search as reference
 
     exercise = "beam_search"
     returns = "a tuple (tokens: a list of int ids, end_id included; score: a float)"
@@ -1019,7 +1019,7 @@ def beam_search(search_fn, translator=None):
             got,
         )
     where = " and on your trained model" if translator is not None else ""
-    _passed(exercise, f"finds seqlib.search.beam_search's best hypothesis and score on unseen scripted steps{where}")
+    _passed(exercise, f"finds seqlib.decoding.search.beam_search's best hypothesis and score on unseen scripted steps{where}")
 
 
 # ---- lab 5: beyond RNNs -----------------------------------------------------

@@ -8,7 +8,7 @@ token rather than its own guess.
 
 import tensorflow as tf
 
-from seqlib.text import add_start_end, standardize
+from seqlib.data.text import add_start_end, standardize
 
 # Lengths (in tokens) at which a new bucket starts; sentences here are short.
 BUCKET_BOUNDARIES = (5, 7, 9, 11, 13, 16, 20, 25, 32)

@@ -3,7 +3,7 @@
 import tensorflow as tf
 
 from seqlib.conventions import DEFAULT_ALPHA
-from seqlib.text import standardize
+from seqlib.data.text import standardize
 
 # Inputs longer than this many characters are cut before tokenising; the model
 # reads at most `max_tokens` tokens anyway, and this bounds the work on huge lines.
@@ -18,7 +18,7 @@ def truncation_warnings(translator, sentences, first_line_number=1):
     that the end of a long line was not translated.
 
     Args:
-        translator: seqlib.translator.Translator; an object without
+        translator: seqlib.decoding.translator.Translator; an object without
             `max_source_tokens` (a reloaded SavedModel) gets only the character check.
         sentences: list of str, as given (before the character cut).
         first_line_number: the 1-based line number of sentences[0].
@@ -64,7 +64,7 @@ def translate_sentences(
     """Translates sentences, keeping their order.
 
     Args:
-        translator: seqlib.translator.Translator (or its reloaded SavedModel).
+        translator: seqlib.decoding.translator.Translator (or its reloaded SavedModel).
         sentences: list of str.
         beam_width: None for greedy search, else beam search with this many beams.
         n_best: hypotheses per sentence (beam search only).

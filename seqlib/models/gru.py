@@ -6,7 +6,7 @@ One set of layers serves two purposes:
 - the inference models, built from the same layers (`GruLayers`): an encoder
   run once per sentence, and a decoder step that maps the previous token and
   state to next-token logits; `GruDecoder` serves them to the translator
-  through the contract of seqlib.architectures.
+  through the contract of seqlib.models.registry.
 
 The GRUs keep Keras defaults (tanh/sigmoid, `reset_after=True`, no recurrent
 dropout) so that on a GPU they run on the fused cuDNN kernel.
@@ -19,8 +19,8 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
-from seqlib.attention import LuongAttention
-from seqlib.losses import MaskedAccuracy, masked_loss
+from seqlib.models.attention import LuongAttention
+from seqlib.models.losses import MaskedAccuracy, masked_loss
 
 
 @contextlib.contextmanager
@@ -191,7 +191,7 @@ def build_inference_models(training_model, config):
 
 
 class GruDecoder(tf.Module):
-    """The architecture contract (see seqlib.architectures) for the GRU model.
+    """The architecture contract (see seqlib.models.registry) for the GRU model.
 
     State (a dict, the batch first): `hidden` float (rows, units), the decoder
     GRU's state; `encoder_outputs` (rows, s, 2 * units); `attention_keys`
@@ -211,7 +211,7 @@ class GruDecoder(tf.Module):
 
     def encode(self, context, max_length=None):
         """context int32 (rows, s) -> the start state (see the class); a GRU's state
-        does not grow, so max_length (see seqlib.architectures) changes nothing."""
+        does not grow, so max_length (see seqlib.models.registry) changes nothing."""
         encoder_outputs, attention_keys, hidden = self.encoder(context, training=False)
         return {
             "hidden": hidden,

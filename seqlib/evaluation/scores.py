@@ -8,13 +8,13 @@ from pathlib import Path
 import pandas as pd
 import sacrebleu
 
-from seqlib import data
 from seqlib.conventions import DEFAULT_ALPHA
+from seqlib.data import corpus
+from seqlib.data.text import normalize_reference
+from seqlib.decoding.serving import translate_sentences
 from seqlib.errors import SeqlibError
 from seqlib.files import write_atomically
 from seqlib.rundir import RunDir, load_translator
-from seqlib.serving import translate_sentences
-from seqlib.text import normalize_reference
 
 # Rows of the best and of the worst sentences shown by `evaluate`.
 SHOWN_EXAMPLES = 5
@@ -79,7 +79,7 @@ def evaluate_run(run_dir, pairs_file=None, beam_width=None, alpha=DEFAULT_ALPHA,
     # The run first: a wrong --model is named as such, not as a missing test.tsv.
     translator = translator or load_translator(run_dir)
     pairs_path = pairs_file or run.test_pairs
-    sources, references = data.group_references(data.read_pairs(pairs_path))
+    sources, references = corpus.group_references(corpus.read_pairs(pairs_path))
     if limit is not None:
         sources, references = sources[:limit], references[:limit]
     started = time.perf_counter()

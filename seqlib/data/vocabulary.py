@@ -11,8 +11,8 @@ import keras
 import tensorflow as tf
 
 from seqlib.conventions import END_ID, PAD_ID, START_ID, UNK_ID  # noqa: F401  re-exported
+from seqlib.data.text import END_TOKEN, START_TOKEN, standardize
 from seqlib.files import write_atomically
-from seqlib.text import END_TOKEN, START_TOKEN, standardize
 
 # Reserved at the front of every target vocabulary, so their ids are fixed
 # (seqlib.conventions.START_ID and END_ID).

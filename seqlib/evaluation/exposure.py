@@ -13,9 +13,9 @@ import pandas as pd
 import tensorflow as tf
 
 from seqlib.conventions import PAD_ID
-from seqlib.pipeline import shift_for_teacher_forcing
-from seqlib.text import add_start_end, standardize
-from seqlib.vocabulary import make_vectorizer
+from seqlib.data.pipeline import shift_for_teacher_forcing
+from seqlib.data.text import add_start_end, standardize
+from seqlib.data.vocabulary import make_vectorizer
 
 
 def loss_by_position(translator, english, french):

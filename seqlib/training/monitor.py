@@ -8,9 +8,9 @@ import sacrebleu
 import tensorflow as tf
 from tensorboard.plugins.hparams import api as hparams_api
 
-from seqlib.plots import attention_figure, attention_of, figure_to_png
-from seqlib.serving import translate_sentences
-from seqlib.text import normalize_reference
+from seqlib.data.text import normalize_reference
+from seqlib.decoding.serving import translate_sentences
+from seqlib.evaluation.plots import attention_figure, attention_of, figure_to_png
 
 # The validation curves the HParams dashboard shows beside each run's
 # hyper-parameters, as (tag, run, display name). Keras's TensorBoard callback

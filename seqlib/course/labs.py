@@ -13,10 +13,10 @@ import tensorflow as tf
 
 import seqlib
 from seqlib.config import TrainConfig, get_preset
-from seqlib.environment import on_colab
+from seqlib.course.environment import on_colab
 from seqlib.errors import LabError
 from seqlib.rundir import RunDir, load_translator
-from seqlib.train import train
+from seqlib.training.train import train
 
 # Training seconds a lab allows each preset when TIME_BUDGET is None; None: all its epochs.
 LAB_TIME_BUDGETS = {
@@ -133,7 +133,7 @@ def training_plan(config, time_budget):
 
 
 def train_lab(config, run_dir, time_budget):
-    """seqlib.train.train with the plan said first (with a budget, train says after the first epoch when it will stop).
+    """seqlib.training.train.train with the plan said first (with a budget, train says after the first epoch when it will stop).
 
     Returns:
         (keras.Model, keras History or None when the run was already complete).

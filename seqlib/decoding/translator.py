@@ -1,8 +1,8 @@
 """The translator: text in, text out, in one compiled graph.
 
 It wires a model's decoder (the `encode`/`step` contract of
-seqlib.architectures, met by the GRU and the transformer alike) into the loops
-of `seqlib.search`: the encoder runs once per sentence, then the decoder starts
+seqlib.models.registry, met by the GRU and the transformer alike) into the loops
+of `seqlib.decoding.search`: the encoder runs once per sentence, then the decoder starts
 from the encoder's state and the start ("GO") token and produces one token per
 step. Greedy search, sampling and beam search all return `translations` string
 (batch, n) and `scores` float32 (batch, n), n = 1 but for beam search's n_best.
@@ -13,10 +13,10 @@ be saved as a SavedModel that needs TensorFlow and tensorflow-text, not seqlib.
 
 import tensorflow as tf
 
-from seqlib import search
 from seqlib.conventions import DEFAULT_ALPHA, END_ID, START_ID, automatic_max_length
-from seqlib.text import detokenize, standardize
-from seqlib.vocabulary import make_vectorizer
+from seqlib.data.text import detokenize, standardize
+from seqlib.data.vocabulary import make_vectorizer
+from seqlib.decoding import search
 
 TEXT = tf.TensorSpec([None], tf.string, name="text")
 INT = tf.TensorSpec([], tf.int32)
@@ -30,7 +30,7 @@ class Translator(tf.Module):
     """Translates batches of English sentences into French.
 
     Args:
-        decoder: the model's decoder object (seqlib.architectures.build_decoder).
+        decoder: the model's decoder object (seqlib.models.registry.build_decoder).
         source_vocabulary, target_vocabulary: lists of tokens (ids from 2 on).
         max_source_tokens: longer inputs are truncated to this many tokens.
         max_output_tokens: the most tokens generated for one sentence.
@@ -100,7 +100,7 @@ class Translator(tf.Module):
 
         Everything per sentence, the encoder's outputs included, travels in the
         state, so the search loops can drop finished sentences from the batch.
-        max_length: the most steps that will follow (see seqlib.architectures).
+        max_length: the most steps that will follow (see seqlib.models.registry).
         """
         return self.decoder.encode(context, max_length)
 

@@ -9,8 +9,8 @@ import numpy as np
 import tensorflow as tf
 from matplotlib.figure import Figure
 
-from seqlib.text import END_TOKEN, standardize
-from seqlib.vocabulary import END_ID
+from seqlib.data.text import END_TOKEN, standardize
+from seqlib.data.vocabulary import END_ID
 
 
 def attention_figure(source_tokens, output_tokens, weights, title=None):

@@ -13,16 +13,16 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from seqlib import data, vocabulary
-from seqlib.architectures import build_training_model
 from seqlib.config import check_training_limits
-from seqlib.distribute import fit_scope, make_strategy
+from seqlib.data import corpus, vocabulary
+from seqlib.data.pipeline import keep_shorter_than, make_dataset, vectorize_pairs
 from seqlib.errors import RunDirError, SeqlibError, first_line
-from seqlib.metrics import TargetTokens
-from seqlib.model import compile_model
-from seqlib.monitor import TranslationMonitor
-from seqlib.pipeline import keep_shorter_than, make_dataset, vectorize_pairs
+from seqlib.models.gru import compile_model
+from seqlib.models.metrics import TargetTokens
+from seqlib.models.registry import build_training_model
 from seqlib.rundir import RunDir, build_translator, load_training_model
+from seqlib.training.distribute import fit_scope, make_strategy
+from seqlib.training.monitor import TranslationMonitor
 
 
 def say(message):
@@ -209,7 +209,7 @@ class BudgetSchedule(keras.callbacks.Callback):
 
 def monitor_for(model, config, validation, source_tokens, target_tokens, run, sample_size=200):
     """The TensorBoard translation monitor on a fixed, seeded validation sample."""
-    sources, references = data.group_references(validation)
+    sources, references = corpus.group_references(validation)
     chosen = sorted(random.Random(config.seed).sample(range(len(sources)), min(sample_size, len(sources))))
     translator = build_translator(model, config, source_tokens, target_tokens)
     return TranslationMonitor(translator, run.logs, [sources[i] for i in chosen], [references[i] for i in chosen], config=config)
@@ -248,8 +248,8 @@ def check_free_space(run, model):
 
 
 def load_splits(config, data_path):
-    pairs = data.read_pairs(data_path, max_pairs=config.max_pairs)
-    return data.split_pairs(pairs, config.validation_fraction, config.test_fraction, config.seed)
+    pairs = corpus.read_pairs(data_path, max_pairs=config.max_pairs)
+    return corpus.split_pairs(pairs, config.validation_fraction, config.test_fraction, config.seed)
 
 
 SCHEDULES = ("budget", "constant")
@@ -277,7 +277,7 @@ def train(
         schedule: with a time budget, "budget" warms the learning rate up and decays
             it to 1% of config.learning_rate as the budget runs out (BudgetSchedule);
             "constant" keeps config.learning_rate. Without a budget it is constant.
-        strategy: a name from seqlib.distribute.STRATEGIES; the global batch is
+        strategy: a name from seqlib.training.distribute.STRATEGIES; the global batch is
             config.batch_size times the number of replicas.
         explicit: names of config fields the user set (e.g. `max_pairs` from
             --max-pairs); on resume, a note names those the run's own values override.
@@ -336,7 +336,7 @@ def _train_locked(run, config, data_path, time_budget, verbose, extra_callbacks,
                 _, _, model = load_training_model(run.path)
                 say(f"{run.path} already holds {completed} of {config.epochs} epochs; nothing to do")
                 return model, None
-        data_path = Path(data_path) if data_path is not None else data.DEFAULT_CORPUS
+        data_path = Path(data_path) if data_path is not None else corpus.DEFAULT_CORPUS
         keras.utils.set_random_seed(config.seed)
         splits = load_splits(config, data_path)
         if checkpoint is None:
@@ -346,7 +346,7 @@ def _train_locked(run, config, data_path, time_budget, verbose, extra_callbacks,
             )
             vocabulary.save_vocabulary(source_tokens, run.source_vocab)
             vocabulary.save_vocabulary(target_tokens, run.target_vocab)
-            data.write_pairs(splits.test, run.test_pairs)
+            corpus.write_pairs(splits.test, run.test_pairs)
         else:
             run.require(run.source_vocab, run.target_vocab)
             source_tokens = vocabulary.load_vocabulary(run.source_vocab)

@@ -1,0 +1,1 @@
+"""For learners: the labs' set-up, their auto-graders, and the quiz."""

@@ -1,0 +1,1 @@
+"""From a trained model to text: greedy, sampling and beam search, the compiled translator, batched serving, export."""

@@ -1,0 +1,1 @@
+"""Judging a translator: sacreBLEU scores, exposure bias by position, attention plots."""

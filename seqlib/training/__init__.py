@@ -1,0 +1,1 @@
+"""Training a run: the fit loop with resume and time budget, TensorBoard monitoring, distribution strategies."""
