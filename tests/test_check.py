@@ -7,10 +7,11 @@ import pytest
 import tensorflow as tf
 import tensorflow_text as tf_text
 
+from seqlib.conventions import NEG_INF
 from seqlib.course import check
 from seqlib.data.pipeline import shift_for_teacher_forcing
 from seqlib.data.text import PUNCTUATION, standardize
-from seqlib.decoding.search import NEG_INF, length_penalty
+from seqlib.decoding.search import length_penalty
 from seqlib.models.attention import LuongAttention
 from seqlib.models.losses import masked_loss
 

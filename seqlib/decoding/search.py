@@ -13,7 +13,8 @@ token, and works for any batch size.
 
 import tensorflow as tf
 
-NEG_INF = -1e9
+from seqlib.conventions import NEG_INF
+
 # Scores are log(softmax(logits)[token]); probabilities below this are counted as
 # this, so a hopeless candidate scores about -87 instead of -inf.
 MIN_PROBABILITY = 1e-38

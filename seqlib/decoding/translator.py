@@ -13,7 +13,7 @@ be saved as a SavedModel that needs TensorFlow and tensorflow-text, not seqlib.
 
 import tensorflow as tf
 
-from seqlib.conventions import DEFAULT_ALPHA, END_ID, START_ID, automatic_max_length
+from seqlib.conventions import DEFAULT_ALPHA, END_ID, NEG_INF, START_ID, automatic_max_length
 from seqlib.data.text import detokenize, standardize
 from seqlib.data.vocabulary import make_vectorizer
 from seqlib.decoding import search
@@ -75,7 +75,7 @@ class Translator(tf.Module):
         vocab_size = len(target_vocabulary) + 2
         # Padding, [UNK] and [START] are never generated: an [UNK] in the output
         # helps no reader, and the next-best word usually is right.
-        self.forbidden = tf.constant([search.NEG_INF] * 3 + [0.0] * (vocab_size - 3), tf.float32)
+        self.forbidden = tf.constant([NEG_INF] * 3 + [0.0] * (vocab_size - 3), tf.float32)
 
     # ---- text <-> ids ----------------------------------------------------
 

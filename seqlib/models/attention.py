@@ -3,9 +3,7 @@
 import keras
 from keras import ops
 
-# The score of a position no query may see: large and finite, so a row with
-# nothing visible (an empty input) gets uniform weights instead of NaN.
-NEG_INF = -1e9
+from seqlib.conventions import NEG_INF
 
 
 @keras.saving.register_keras_serializable(package="seqlib")

@@ -25,7 +25,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from seqlib.models.attention import NEG_INF
+from seqlib.conventions import NEG_INF
 
 # Wavelengths of the position signal run from 2π to 10,000·2π (Vaswani et al. 2017, §3.5).
 MAX_WAVELENGTH = 10000.0
