@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from seqlib.conventions import DEFAULT_ALPHA
 from seqlib.data import corpus
-from seqlib.rundir import load_translator
+from seqlib.decoding.loading import load_translator
 
 run = sys.argv[1] if len(sys.argv) > 1 else "runs/cpu-transformer"
 sentences = list(corpus.read_pairs(f"{run}/test.tsv").english.drop_duplicates()[:512])

@@ -1,10 +1,15 @@
-"""Training configurations: one frozen dataclass, and the named presets."""
+"""Training configurations: one frozen dataclass, and the named presets.
+
+A TrainConfig holds what every model family shares (data, vocabularies, batches,
+optimiser) and, under `model`, the family's own settings (seqlib/models/*_settings.py).
+The family is chosen through seqlib/models/registry.py.
+"""
 
 import dataclasses
 from dataclasses import dataclass
 
 from seqlib.errors import SeqlibError
-from seqlib.models.registry import check_architecture
+from seqlib.models.registry import FAMILIES, family
 
 
 @dataclass(frozen=True)
@@ -12,7 +17,8 @@ class TrainConfig:
     """Everything that defines a training run; saved as config.json in the run directory."""
 
     name: str
-    arch: str = "gru"  # model family: "gru" or "transformer" (seqlib.models.registry)
+    arch: str = "gru"  # model family: a name in seqlib.models.registry.ARCHITECTURES
+    model: object = None  # the family's settings (GruSettings, TransformerSettings); None: its defaults
     max_pairs: int | None = None  # first N corpus pairs (shortest first); None = all
     validation_fraction: float = 0.02  # share of distinct English sentences held out
     test_fraction: float = 0.02  # share of distinct English sentences for the test split
@@ -21,13 +27,7 @@ class TrainConfig:
     source_vocab_size: int = 12000  # most frequent English tokens kept, with [UNK]
     target_vocab_size: int = 16000  # most frequent French tokens kept, with [UNK], [START], [END]
     min_count: int = 2  # tokens seen fewer times are [UNK]: once-seen words do not train
-    embedding_dim: int = 256  # GRU: width of both embeddings (the transformer's are `units` wide)
-    units: int = 512  # GRU units (the encoder has this many per direction); the transformer's model width
-    num_layers: int = 3  # transformer: encoder blocks, and as many decoder blocks
-    num_heads: int = 4  # transformer: attention heads (units must be a multiple)
-    feed_forward_dim: int = 1024  # transformer: width of each block's feed-forward layer
-    attention: bool = True  # GRU: False leaves the decoder only the thought vector (lab 3's experiment)
-    dropout_rate: float = 0.2  # after embeddings and before the output layer
+    dropout_rate: float = 0.2  # after embeddings and before the output layer (and inside transformer blocks)
     batch_size: int = 128  # pairs a step
     learning_rate: float = 2e-3  # Adam
     epochs: int = 20  # upper bound; --time-budget usually ends cpu runs first
@@ -36,32 +36,76 @@ class TrainConfig:
     jit_compile: bool = False  # XLA for the training step
 
     def __post_init__(self):
-        # Refused when the config is made, before a run directory is touched. A transformer's
-        # decoder reads the source only through cross-attention: without it, nothing of the source.
-        if self.arch == "transformer" and not self.attention:
-            raise SeqlibError(
-                "attention=False is for arch 'gru' (its decoder still gets the thought vector); a transformer needs it"
-            )
+        # Refused when the config is made, before a run directory is touched.
+        settings_type = family(self.arch).settings
+        if self.model is None:
+            object.__setattr__(self, "model", settings_type())
+        elif not isinstance(self.model, settings_type):
+            raise SeqlibError(f"a {self.arch} config needs {settings_type.__name__}, got {type(self.model).__name__}")
 
     def replace(self, **changes):
-        return dataclasses.replace(self, **changes)
+        """A copy with some settings changed; the family's own (units, attention, ...) are named
+        like the shared ones: `config.replace(units=64, epochs=1)`."""
+        family_fields = {field.name for field in dataclasses.fields(self.model)}
+        own = {key: value for key, value in changes.items() if key in family_fields}
+        shared = {key: value for key, value in changes.items() if key not in family_fields}
+        if "arch" in shared and shared["arch"] != self.arch:
+            raise SeqlibError("a config's arch cannot be replaced; take the other family's preset with get_preset(name, arch)")
+        unknown = sorted(set(shared) - {field.name for field in dataclasses.fields(self)})
+        if unknown:
+            raise SeqlibError(
+                f"{', '.join(unknown)}: not a setting of a {self.arch} config "
+                f"(its own: {', '.join(sorted(family_fields))}; see seqlib/config.py for the shared ones)"
+            )
+        model = dataclasses.replace(self.model, **own) if own else self.model
+        return dataclasses.replace(self, model=model, **shared)
 
     def to_dict(self):
+        """The settings as config.json stores them: the family's own under "model"."""
         return dataclasses.asdict(self)
+
+    def settings(self):
+        """Every setting in one flat dict (shared and the family's own), for logs and comparisons."""
+        values = self.to_dict()
+        return {**{key: value for key, value in values.items() if key != "model"}, **values["model"]}
 
     @classmethod
     def from_dict(cls, values):
-        known = {field.name for field in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
+        """The inverse of to_dict; also reads the flat layout of run formats 1 and 2, where the
+        family's settings stood beside the shared ones (and the other family's sat unused)."""
+        values = dict(values)
+        settings_type = family(values.get("arch", "gru")).settings
+        shared_fields = {field.name for field in dataclasses.fields(cls)}
+        if "model" in values:
+            model_values = values.pop("model")
+        else:
+            every_family_field = {field.name for other in _all_settings_types() for field in dataclasses.fields(other)}
+            own_fields = {field.name for field in dataclasses.fields(settings_type)}
+            model_values = {key: values[key] for key in own_fields if key in values}
+            if values.get("attention", True) is False and "attention" not in own_fields:
+                raise SeqlibError(f"attention=False is for arch 'gru'; a {values.get('arch')} config cannot turn it off")
+            values = {key: value for key, value in values.items() if key not in every_family_field - shared_fields}
+        unknown = sorted(set(values) - shared_fields)
         if unknown:
             raise SeqlibError(f"config has unknown fields {unknown}: was it written by a newer seqlib?")
-        return cls(**values)
+        own_fields = {field.name for field in dataclasses.fields(settings_type)}
+        unknown = sorted(set(model_values) - own_fields)
+        if unknown:
+            raise SeqlibError(f"config's {values.get('arch', 'gru')} settings have unknown fields {unknown}")
+        return cls(**values, model=settings_type(**model_values))
 
 
-PRESETS = {
+def _all_settings_types():
+    return [one.settings for one in FAMILIES.values()]
+
+
+PRESET_NAMES = ("tiny", "cpu", "gpu")
+
+# What every family's preset of a name shares: data, vocabularies, batches, budgets.
+# Each family's sizes (and any shared setting it changes) are in its *_settings.py.
+TRAINING_PRESETS = {
     # Seconds on a laptop CPU: tests and notebook CI.
-    "tiny": TrainConfig(
-        name="tiny",
+    "tiny": dict(
         max_pairs=3000,
         validation_fraction=0.05,
         test_fraction=0.05,
@@ -69,23 +113,18 @@ PRESETS = {
         source_vocab_size=1000,
         target_vocab_size=1200,
         min_count=1,
-        embedding_dim=64,
-        units=128,
         dropout_rate=0.0,
         batch_size=64,
         learning_rate=3e-3,
         epochs=3,
     ),
-    # A useful translator on 2 CPU cores in 20–30 minutes.
-    # Output-layer size dominates CPU time, so the vocabularies are 8,000 words and
-    # the GRUs 256 units; large batches keep both cores busy. An "epoch" is 300
-    # steps (about 2.5 minutes here) so checkpoints and --time-budget stay fine-grained.
-    "cpu": TrainConfig(
-        name="cpu",
+    # A useful translator on 2 CPU cores in 20–30 minutes. Output-layer size dominates
+    # CPU time, so the vocabularies are 8,000 words; large batches keep both cores busy.
+    # An "epoch" is 300 steps (about 2.5 minutes here) so checkpoints and --time-budget
+    # stay fine-grained.
+    "cpu": dict(
         source_vocab_size=8000,
         target_vocab_size=8000,
-        embedding_dim=256,
-        units=256,
         dropout_rate=0.1,
         batch_size=256,
         epochs=40,
@@ -94,10 +133,7 @@ PRESETS = {
     # The full corpus on a Colab T4/L4/A100. An "epoch" is 300 steps (about half the
     # corpus) so checkpoints and --time-budget stay fine-grained; 30 of them are about
     # 15 passes over the corpus, the old cap. Not yet measured on a GPU: see bench/gpu_check.sh.
-    "gpu": TrainConfig(
-        name="gpu",
-        embedding_dim=512,
-        units=1024,
+    "gpu": dict(
         source_vocab_size=16000,
         target_vocab_size=24000,
         batch_size=256,
@@ -106,34 +142,6 @@ PRESETS = {
         steps_per_epoch=300,
         dropout_rate=0.3,
         mixed_precision=True,
-    ),
-}
-
-
-# The transformer's presets: the same data, vocabularies, batches and budgets as
-# the GRU preset of the same name, so the two compare at equal cost.
-TRANSFORMER_PRESETS = {
-    "tiny": PRESETS["tiny"].replace(
-        arch="transformer", units=64, num_layers=2, num_heads=4, feed_forward_dim=128, learning_rate=2e-3
-    ),
-    # Sized by measured training speed on 2 AVX2 cores (bench.train_seqlib, 40 s each,
-    # target tokens/s): 3 + 3 blocks 256 wide with 1,024-wide feed-forward layers ran
-    # 1,337 (0.39x the GRU cpu preset's 3,451), 2 + 2 blocks with 512-wide ones 2,032,
-    # and these 3 + 3 blocks 192 wide with 512-wide ones 2,226, with fewer parameters
-    # than the GRU (7.1 M vs 7.8 M): the most blocks a 20-minute budget affords.
-    "cpu": PRESETS["cpu"].replace(
-        arch="transformer", embedding_dim=192, units=192, num_layers=3, num_heads=4, feed_forward_dim=512, learning_rate=1e-3
-    ),
-    # The transformer-base layout (Vaswani et al. 2017): 6 + 6 blocks, 512 wide. Not yet measured on a GPU.
-    "gpu": PRESETS["gpu"].replace(
-        arch="transformer",
-        embedding_dim=512,
-        units=512,
-        num_layers=6,
-        num_heads=8,
-        feed_forward_dim=2048,
-        dropout_rate=0.1,
-        learning_rate=7e-4,
     ),
 }
 
@@ -153,8 +161,15 @@ def check_training_limits(epochs, time_budget):
 
 
 def get_preset(name, arch="gru"):
-    """Returns the named preset of an architecture, or says which names exist."""
-    presets = TRANSFORMER_PRESETS if check_architecture(arch) == "transformer" else PRESETS
-    if name not in presets:
-        raise SeqlibError(f"unknown preset {name!r}: choose one of {', '.join(presets)}")
-    return presets[name]
+    """Returns the named preset of a model family, or says which names exist."""
+    chosen = family(arch)
+    if name not in TRAINING_PRESETS:
+        raise SeqlibError(f"unknown preset {name!r}: choose one of {', '.join(PRESET_NAMES)}")
+    settings, changes = chosen.presets[name]
+    return TrainConfig(name=name, arch=arch, model=settings, **(TRAINING_PRESETS[name] | changes))
+
+
+# Training's learning-rate schedules and tf.distribute strategies, by name: defined here,
+# in pure Python, so the command line offers and checks them before importing TensorFlow.
+SCHEDULES = ("budget", "constant")
+STRATEGIES = ("default", "mirrored", "multiworker", "tpu")

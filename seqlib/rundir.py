@@ -1,4 +1,5 @@
-"""The run directory: everything a training run makes, and all that serving needs.
+"""The run directory: its paths and small files (pure Python; the model is loaded by
+seqlib.models.loading, a translator by seqlib.decoding.loading).
 
 RUN_DIR/
   config.json          seqlib format version, TrainConfig, corpus ("bundled" or relative to RUN_DIR)
@@ -17,14 +18,14 @@ import re
 from pathlib import Path
 
 from seqlib.config import TrainConfig
-from seqlib.conventions import automatic_max_length
-from seqlib.errors import RunDirError, first_line
+from seqlib.errors import RunDirError
 from seqlib.files import BUNDLED_CORPUS, write_atomically
 
-# Format 2 names the corpus relative to the run directory (or "bundled"); format 1
-# stored an absolute path, which is still read.
-FORMAT_VERSION = 2
-READABLE_FORMATS = (1, 2)
+# Format 3 keeps the model family's own settings under "model"; format 2 named the
+# corpus relative to the run directory (or "bundled"); format 1 stored an absolute
+# path. All three are read (TrainConfig.from_dict reads either config layout).
+FORMAT_VERSION = 3
+READABLE_FORMATS = (1, 2, 3)
 BUNDLED = "bundled"
 _CHECKPOINT = re.compile(r"epoch-(\d{4})\.weights\.h5$")
 
@@ -130,70 +131,3 @@ class RunDir:
 
     def checkpoint_path(self, epoch):
         return self.checkpoints / f"epoch-{epoch:04d}.weights.h5"
-
-
-def load_training_model(path):
-    """Loads RUN_DIR/model.keras with safe_mode=True (no Lambda, no pickle)."""
-    import keras
-
-    from seqlib.models import (
-        transformer,  # noqa: F401  registers the custom objects
-    )
-
-    run = RunDir(path)
-    config = run.check_trained()
-    try:
-        model = keras.models.load_model(run.model_file, compile=False, safe_mode=True)
-    except Exception as error:  # Keras raises many types for damaged or mismatched files
-        raise RunDirError(f"{run.model_file}: cannot load the model ({type(error).__name__}: {first_line(error)})") from None
-    return run, config, model
-
-
-def load_translator(path, max_output_tokens=None, jit_compile=False, bfloat16_projection=False):
-    """Builds a Translator from a run directory alone (jit_compile, bfloat16_projection: see Translator)."""
-    from seqlib.data.vocabulary import load_vocabulary
-
-    run, config, model = load_training_model(path)
-    source_vocabulary = load_vocabulary(run.source_vocab)
-    target_vocabulary = load_vocabulary(run.target_vocab)
-    from seqlib.models.registry import layer_sizes
-
-    try:
-        *found, units = layer_sizes(model, config)
-    except ValueError as error:  # a layer the architecture needs is missing
-        raise RunDirError(
-            f"{run.path}: the model is not a {config.arch} model as config.json says ({first_line(error)}); "
-            "the run is damaged, retrain it"
-        ) from None
-    if units != config.units:
-        raise RunDirError(
-            f"{run.config_file}: says units={config.units} but the model has {units}; the run is damaged, retrain it"
-        )
-    expected = [len(source_vocabulary) + 2, len(target_vocabulary) + 2]
-    if expected != found:
-        raise RunDirError(
-            f"{run.path}: the vocabularies ({expected[0]} source, {expected[1]} target ids) do not match "
-            f"the model ({found[0]}, {found[1]}); the run is damaged, retrain it"
-        )
-    return build_translator(
-        model, config, source_vocabulary, target_vocabulary, max_output_tokens, jit_compile, bfloat16_projection
-    )
-
-
-def build_translator(
-    model, config, source_vocabulary, target_vocabulary, max_output_tokens=None, jit_compile=False, bfloat16_projection=False
-):
-    """A Translator sharing the training model's layers (so it follows training)."""
-    from seqlib.decoding.translator import Translator
-    from seqlib.models.registry import build_decoder
-
-    max_output_tokens = max_output_tokens or automatic_max_length(config.max_tokens)
-    return Translator(
-        build_decoder(model, config, max_output_tokens),
-        source_vocabulary,
-        target_vocabulary,
-        max_source_tokens=config.max_tokens,
-        max_output_tokens=max_output_tokens,
-        jit_compile=jit_compile,
-        bfloat16_projection=bfloat16_projection,
-    )

@@ -1,113 +1,78 @@
+import json
 import os
-import subprocess
-import sys
-from pathlib import Path
+from collections import Counter
+from pathlib import Path, PurePath
 
 import pytest
 
-# Before seqlib.cli.tfimport, whose own default (3) is for users, not for the tests.
+# Before seqlib.cli.tfimport (imported by tests.helpers), whose own default (3) is for users, not for the tests.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-# TensorFlow's C++ start-up lines (oneDNN, CUDA probing): not seqlib's, so not counted.
-from seqlib.cli.tfimport import NATIVE_STARTUP_LOG  # noqa: E402
+from tests.helpers import run_main_here, run_seqlib  # noqa: E402
 
-ROOT = Path(__file__).resolve().parent.parent
+# ---- the slowest modules first, as measured --------------------------------------
 
-
-# The slowest modules first, measured (CPU seconds a module, 2026-12-01, AMD EPYC 2 cores:
-# cli 224, distribute 197, reliability 182, bench 136, transformer 121, gpu_path 106,
-# translator 66, hardware 42, evaluate 38, model 31; the rest under 30 each). pytest-xdist
+# Seconds each test module took in a recorded run (`--record-durations`). pytest-xdist
 # hands out the xdist_group groups first (the largest first), then single tests in
-# collection order: with the long ones at the front, the quick ones fill the end of the run
-# instead of one worker finishing a 100-second test while the other core idles.
-SLOWEST_FIRST = (
-    "test_bench.py",
-    "test_reliability.py",
-    "test_transformer.py",
-    "test_cli.py",
-    "test_translator.py",
-    "test_hardware.py",
-    "test_evaluate.py",
-    "test_model.py",
-    "test_rundir.py",
-    "test_labs.py",
-    "test_tensorboard.py",
-    "test_check.py",
-    "test_search.py",
-)
+# collection order: with the long modules at the front, the quick ones fill the end of
+# the run instead of one worker finishing a 100-second test while the other core idles.
+DURATIONS = Path(__file__).with_name("durations.json")
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--record-durations",
+        action="store_true",
+        help=f"write the seconds each test module took (setup, call and teardown of its tests) to {DURATIONS.name}, "
+        "which orders later runs slowest module first; run the whole suite, since modules that did not run keep "
+        "their old figures and a module run in part gets a part's",
+    )
+
+
+def recorded_seconds():
+    """{module file name: seconds} from durations.json; {} if there is none yet."""
+    try:
+        return json.loads(DURATIONS.read_text(encoding="utf-8"))["seconds"]
+    except FileNotFoundError:
+        return {}
 
 
 def pytest_collection_modifyitems(config, items):
-    rank = {name: position for position, name in enumerate(SLOWEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(SLOWEST_FIRST)))  # stable: a module keeps its order
+    # A module not recorded yet counts as quick (0 s): it runs at the end, in collection order.
+    seconds = recorded_seconds()
+    items.sort(key=lambda item: -seconds.get(item.path.name, 0.0))  # stable: a module keeps its order
 
 
-def run_seqlib(*args, input=None, cwd=ROOT, env=None, timeout=300):
-    """Runs `python -m seqlib ARGS` in a subprocess, as a user would."""
-    return subprocess.run(
-        [sys.executable, "-m", "seqlib", *map(str, args)],
-        input=input,
-        capture_output=True,
-        cwd=cwd,
-        env=env,
-        timeout=timeout,
-    )
+class DurationRecorder:
+    """Adds up each module's test reports: under pytest-xdist the controller sees every worker's."""
+
+    def __init__(self):
+        self.seconds = Counter()
+
+    def pytest_runtest_logreport(self, report):
+        self.seconds[PurePath(report.nodeid.split("::")[0]).name] += report.duration
+
+    def pytest_sessionfinish(self, session):
+        if not self.seconds:
+            return
+        kept = {module: total for module, total in recorded_seconds().items() if (DURATIONS.parent / module).exists()}
+        seconds = kept | {module: round(total, 1) for module, total in self.seconds.items()}
+        note = (
+            "Seconds each test module took (its tests' setup, call and teardown; a session fixture's training "
+            "counts for the first test that needs it), written by `python -m pytest --record-durations`; "
+            "conftest.py runs the slowest modules first."
+        )
+        ordered = dict(sorted(seconds.items(), key=lambda entry: -entry[1]))
+        DURATIONS.write_text(json.dumps({"note": note, "seconds": ordered}, indent=1) + "\n", encoding="utf-8")
 
 
-def run_main_here(*args):
-    """`seqlib.cli.main.main(ARGS)` in this test process, where TensorFlow is already
-    imported (a subprocess spends about 8 s importing it). For commands whose
-    behaviour after the import is tested (resuming, say), not how a process starts
-    and ends. Returns what run_seqlib does: returncode, stdout and stderr as bytes."""
-    import contextlib
-    import io
-
-    from seqlib.cli.main import main
-
-    stdout, stderr = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-        try:
-            status = main([str(arg) for arg in args])
-        except SystemExit as exit:  # argparse's usage errors
-            status = exit.code
-    return subprocess.CompletedProcess(args, status, stdout.getvalue().encode(), stderr.getvalue().encode())
+def pytest_configure(config):
+    # Only where every report arrives: the xdist controller, or the one process without xdist.
+    if config.getoption("--record-durations") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(DurationRecorder(), "seqlib-record-durations")
 
 
-# main(ARGS) in a fresh interpreter that fails ("TensorFlow was imported", status 1)
-# if the command imported TensorFlow: proof that a check came before the slow import.
-WITHOUT_TENSORFLOW = """
-import sys
-from seqlib.cli.main import main
-try:
-    status = main(sys.argv[1:])
-except SystemExit as exit:  # argparse's usage errors
-    status = exit.code
-if "tensorflow" in sys.modules:
-    sys.exit("TensorFlow was imported")
-sys.exit(status)
-"""
-
-
-def run_main_without_tensorflow(*args, input=b"", prelude=""):
-    """Runs `seqlib.cli.main.main(ARGS)` in a subprocess that must not import TensorFlow.
-
-    prelude: Python code run first (e.g. to make a module unimportable).
-    """
-    return subprocess.run(
-        [sys.executable, "-c", prelude + WITHOUT_TENSORFLOW, *map(str, args)],
-        input=input,
-        capture_output=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-
-
-def one_line_error(done):
-    """The single line a failed command wrote on stderr (no traceback, nothing else)."""
-    stderr = done.stderr.decode("utf-8")
-    lines = [line for line in stderr.splitlines() if line.strip() and not NATIVE_STARTUP_LOG.match(line)]
-    assert "Traceback" not in stderr and len(lines) == 1, stderr[-3000:]
-    return lines[0]
+# ---- runs trained once a session, which every test only reads ---------------------
 
 
 def shared_folder(tmp_path_factory):
@@ -116,29 +81,75 @@ def shared_folder(tmp_path_factory):
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
+def fingerprint(run_dir):
+    """{path under run_dir: [size, modification time in ns]} of each file and folder in it.
+
+    Times rather than checksums: a test that writes a file again with the same bytes
+    (an evaluation saved twice) has still written into the run, and stat()ing a few
+    dozen files after every test costs nothing.
+    """
+    entries = {}
+    for path in sorted([run_dir, *run_dir.rglob("*")]):
+        status = path.stat()
+        entries[path.relative_to(run_dir).as_posix()] = [status.st_size if path.is_file() else 0, status.st_mtime_ns]
+    return entries
+
+
+# Shared runs this process has used: {run_dir: its fingerprint right after training}.
+SHARED_RUNS = {}
+
+
 def shared_run(tmp_path_factory, name, train):
     """A run directory made once a test session, by the first pytest-xdist worker that
     needs it; the other workers wait for it on a lock and reuse it. Tests only read
-    it: one that changes a run works on a copy (shutil.copytree)."""
+    it: one that changes a run works on a copy (shutil.copytree), and
+    shared_runs_stay_as_trained fails a test after which a shared run has changed."""
     import fcntl
 
     folder = shared_folder(tmp_path_factory)
-    run_dir, done = folder / name, folder / f"{name}.done"
+    run_dir, trained = folder / name, folder / f"{name}.fingerprint.json"
     with open(folder / f"{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if not done.exists():
+        if not trained.exists():
             train(run_dir)
-            done.touch()
+            trained.write_text(json.dumps(fingerprint(run_dir)))
+    SHARED_RUNS.setdefault(run_dir, json.loads(trained.read_text()))
     return run_dir
+
+
+@pytest.fixture(autouse=True)
+def shared_runs_stay_as_trained():
+    """Fails (at teardown) the test after which a shared run differs from what training left.
+
+    chmod cannot guard them: the tests run as root here and on Colab, and root writes
+    through permission bits; for other users a read-only run would make every
+    shutil.copytree of it read-only too, and so break the tests that rightly change
+    their copies.
+    """
+    yield
+    for run_dir, trained in SHARED_RUNS.items():
+        now = fingerprint(run_dir)
+        if now != trained:
+            changed = sorted(path for path in trained.keys() | now.keys() if trained.get(path) != now.get(path))
+            changed = ["(a file added or removed)" if path == "." else path for path in changed]
+            SHARED_RUNS[run_dir] = now  # reported once, not again by every test after this one
+            pytest.fail(
+                f"the shared run {run_dir.name} was changed during this test (or one running beside it on another "
+                f"pytest-xdist worker): {', '.join(changed[:10])}. A test that writes into a run works on a copy "
+                "(shutil.copytree).",
+                pytrace=False,
+            )
 
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
     """A tiny model trained in-process for the whole test session (about 15 s)."""
-    from seqlib.config import PRESETS
+    from seqlib.config import get_preset
     from seqlib.training.train import train
 
-    return shared_run(tmp_path_factory, "tiny_run", lambda run_dir: train(PRESETS["tiny"].replace(epochs=2), run_dir, verbose=0))
+    return shared_run(
+        tmp_path_factory, "tiny_run", lambda run_dir: train(get_preset("tiny").replace(epochs=2), run_dir, verbose=0)
+    )
 
 
 @pytest.fixture(scope="session")
@@ -154,7 +165,7 @@ def cli_run(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_translator(tiny_run):
-    from seqlib.rundir import load_translator
+    from seqlib.decoding.loading import load_translator
 
     return load_translator(tiny_run)
 
@@ -174,6 +185,6 @@ def transformer_run(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def transformer_translator(transformer_run):
-    from seqlib.rundir import load_translator
+    from seqlib.decoding.loading import load_translator
 
     return load_translator(transformer_run)

@@ -2,7 +2,7 @@
 
 import json
 
-from conftest import run_seqlib
+from tests.helpers import run_seqlib
 
 
 def test_bench_quick_on_the_tiny_preset_reports_every_figure_beside_the_baseline(tmp_path):

@@ -9,6 +9,7 @@ import tensorflow_text as tf_text
 
 from seqlib.conventions import NEG_INF
 from seqlib.course import check
+from seqlib.course.check.data import STANDARDIZE_CASES, generated_sentences
 from seqlib.data.pipeline import shift_for_teacher_forcing
 from seqlib.data.text import PUNCTUATION, standardize
 from seqlib.decoding.search import length_penalty
@@ -112,9 +113,9 @@ def learner_standardize(text, spaces="[\\p{Cc}\\p{Cf}\\p{Z}]"):
 
 
 def test_standardize_also_grades_seeded_generated_sentences(capsys):
-    generated = check._generated_sentences(np.random.default_rng(1), 10)
-    assert generated == check._generated_sentences(np.random.default_rng(1), 10)  # seeded: the same every run
-    assert not set(generated) & {text for _, text in check.STANDARDIZE_CASES}
+    generated = generated_sentences(np.random.default_rng(1), 10)
+    assert generated == generated_sentences(np.random.default_rng(1), 10)  # seeded: the same every run
+    assert not set(generated) & {text for _, text in STANDARDIZE_CASES}
     passes(capsys, check.standardize, learner_standardize)
     # Only tabs and space separators (Zs) as spaces: every fixed case passes (the non-breaking spaces
     # are Zs), but a zero-width space (a format character, Cf) in a generated sentence stays.
@@ -130,7 +131,7 @@ def test_standardize_also_grades_seeded_generated_sentences(capsys):
 def luong(query, keys, values, source_tokens, scale=1.0, mask=True, axis=-1):
     scores = tf.matmul(query, keys, transpose_b=True) * scale
     if mask:
-        scores = tf.where(tf.not_equal(source_tokens, 0)[:, tf.newaxis, :], scores, -1e9)
+        scores = tf.where(tf.not_equal(source_tokens, 0)[:, tf.newaxis, :], scores, NEG_INF)
     weights = tf.nn.softmax(scores, axis=axis)
     return tf.matmul(weights, values), weights
 
@@ -363,7 +364,7 @@ def self_attention(query, key, value, causal, scaled=True, masked=True, softmax_
         scores /= tf.sqrt(tf.cast(query.shape[-1], tf.float32))
     if causal and masked:
         allowed = tf.linalg.band_part(tf.ones(scores.shape[-2:]), -1, 0) > 0
-        scores = tf.where(allowed, scores, -1e9)
+        scores = tf.where(allowed, scores, NEG_INF)
     weights = tf.nn.softmax(scores, axis=softmax_axis)
     return tf.matmul(weights, value), weights
 

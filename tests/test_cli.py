@@ -14,12 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import ROOT, one_line_error, run_main_here, run_main_without_tensorflow, run_seqlib
+
+from tests.helpers import ROOT, one_line_error, run_main_here, run_main_without_tensorflow, run_seqlib
 
 
 @pytest.fixture
 def own_run(cli_run, tmp_path):
-    """A copy of the session's cli_run (1 epoch) for a test that trains it further."""
+    """A copy of the session's cli_run (1 epoch) for a test that changes it (trains it further, saves evaluations)."""
     return Path(shutil.copytree(cli_run, tmp_path / "run"))
 
 
@@ -262,15 +263,15 @@ def test_translate_into_head_ends_with_status_141(cli_run, tmp_path):
 
 
 @pytest.mark.core
-def test_evaluate_json(cli_run):
-    done = run_main_here("evaluate", "--model", cli_run, "--json", "--limit", "20")
+def test_evaluate_json(own_run):
+    done = run_main_here("evaluate", "--model", own_run, "--json", "--limit", "20")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     result = json.loads(done.stdout)
     for key in ("bleu", "chrf", "n", "decoding", "beam_width", "bleu_signature"):
         assert key in result
     assert result["n"] == 20
-    assert (cli_run / "evaluations" / "greedy-first20.json").exists()
-    done = run_main_here("evaluate", "--compare", cli_run)
+    assert (own_run / "evaluations" / "greedy-first20.json").exists()
+    done = run_main_here("evaluate", "--compare", own_run)
     assert done.returncode == 0 and b"greedy" in done.stdout
 
 
@@ -338,10 +339,10 @@ def test_corpus_with_bom_and_crlf_trains(tmp_path):
     run_dir = tmp_path / "run"
     # In-process: what --data FILE reaches is train(data_path=FILE); the CLI's own part of
     # --data (a missing file) is tested above, without TensorFlow.
-    from seqlib.config import PRESETS
+    from seqlib.config import get_preset
     from seqlib.training.train import train
 
-    train(PRESETS["tiny"].replace(epochs=1), run_dir, data_path=corpus, verbose=0)
+    train(get_preset("tiny").replace(epochs=1), run_dir, data_path=corpus, verbose=0)
     assert (run_dir / "checkpoints" / "epoch-0001.weights.h5").exists()
     # The BOM and the carriage returns stayed out of the sentences and the vocabulary.
     for written in ("source_vocab.txt", "target_vocab.txt", "test.tsv"):
@@ -349,12 +350,12 @@ def test_corpus_with_bom_and_crlf_trains(tmp_path):
         assert b"\r" not in raw and b"\xef\xbb\xbf" not in raw, written
 
 
-def test_bfloat16_projection_from_the_command_line(cli_run):
+def test_bfloat16_projection_from_the_command_line(cli_run, own_run):
     done = run_seqlib("translate", "--model", cli_run, "--bfloat16", "--beam", "2", input=b"Go.\n\nI am cold.\n")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     lines = done.stdout.decode().split("\n")
     assert len(lines) == 4 and lines[1] == "" and lines[0] and lines[2] and lines[3] == ""
-    done = run_main_here("evaluate", "--model", cli_run, "--bfloat16", "--limit", "10", "--json")
+    done = run_main_here("evaluate", "--model", own_run, "--bfloat16", "--limit", "10", "--json")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert json.loads(done.stdout)["bfloat16_projection"] is True
-    assert (cli_run / "evaluations" / "greedy-first10-bfloat16.json").exists()
+    assert (own_run / "evaluations" / "greedy-first10-bfloat16.json").exists()

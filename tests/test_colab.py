@@ -139,9 +139,9 @@ def test_on_colab_the_setup_cell_installs_the_course_and_changes_none_of_colabs_
     probe = nbformat.v4.new_code_cell(
         "import json\n"
         "from google.colab import drive\n"
-        "import seqlib.data.corpus\n"
-        "print(json.dumps({'seqlib': seqlib.__file__, 'corpus': str(seqlib.data.corpus.DEFAULT_CORPUS),\n"
-        "                  'corpus_exists': seqlib.data.corpus.DEFAULT_CORPUS.is_file(), 'colab': 'google.colab' in sys.modules}))\n"
+        "import seqlib.files\n"
+        "print(json.dumps({'seqlib': seqlib.__file__, 'corpus': str(seqlib.files.BUNDLED_CORPUS),\n"
+        "                  'corpus_exists': seqlib.files.BUNDLED_CORPUS.is_file(), 'colab': 'google.colab' in sys.modules}))\n"
         "print(json.dumps(str(course.start_lab('tiny', use_drive=True).run_dir)), json.dumps(drive.mounted))\n"
         "print(json.dumps(str(course.start_lab('tiny').run_dir)))"
     )

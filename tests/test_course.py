@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import tensorflow as tf
 
-from seqlib.config import PRESETS
+from seqlib.config import get_preset
 from seqlib.course import environment, labs
 from seqlib.errors import LabError, SeqlibError
 
@@ -38,7 +38,7 @@ def colab(monkeypatch):
 def test_auto_picks_the_gpu_preset_only_when_tensorflow_sees_a_gpu(monkeypatch, capsys, gpus, expected):
     monkeypatch.setattr(tf.config, "list_physical_devices", lambda kind=None: gpus)
     preset, config = labs.choose_preset("auto")
-    assert (preset, config) == (expected, PRESETS[expected])
+    assert (preset, config) == (expected, get_preset(expected))
     assert capsys.readouterr().out.startswith(f"preset {expected!r} on the {'GPU' if gpus else 'CPU'}: units=")
 
 
@@ -62,7 +62,7 @@ def test_a_negative_time_budget_is_refused_in_one_line():
 
 def test_from_a_checkout_the_run_lives_in_its_runs_folder(no_gpu, capsys):
     lab = labs.start_lab("tiny")
-    assert lab == labs.Lab("tiny", PRESETS["tiny"], ROOT / "runs" / "lab-tiny", None)
+    assert lab == labs.Lab("tiny", get_preset("tiny"), ROOT / "runs" / "lab-tiny", None)
     assert capsys.readouterr().out.splitlines()[-1] == f"run directory {ROOT / 'runs' / 'lab-tiny'}"
     assert labs.start_lab("tiny", run_dir="elsewhere").run_dir == Path("elsewhere")
 
@@ -101,17 +101,17 @@ def test_use_drive_outside_colab_changes_nothing_and_says_so(no_gpu, capsys):
 
 
 def test_the_training_plan_names_the_epoch_cap_and_the_budget():
-    assert labs.training_plan(PRESETS["tiny"], None) == "all 3 epochs, no time limit"
-    assert labs.training_plan(PRESETS["cpu"], 1200) == (
+    assert labs.training_plan(get_preset("tiny"), None) == "all 3 epochs, no time limit"
+    assert labs.training_plan(get_preset("cpu"), 1200) == (
         "at most 40 epochs of 300 steps, stopping when 20 minutes have passed, as the learning rate decays towards zero"
     )
-    assert labs.training_plan(PRESETS["gpu"], 45) == (
+    assert labs.training_plan(get_preset("gpu"), 45) == (
         "at most 30 epochs of 300 steps, stopping when 45 s have passed, as the learning rate decays towards zero"
     )
 
 
 def test_labs_4_and_5_say_in_one_sentence_why_they_train_a_model_and_for_how_long(colab):
-    gpu = PRESETS["gpu"]
+    gpu = get_preset("gpu")
     message = labs.no_model_message(Path("/content/runs/lab-gpu"), gpu, 600)
     assert message == (
         "No model from lab 3 here: each Colab notebook runs on its own machine, so set USE_DRIVE = True in lab 3 "
@@ -124,7 +124,7 @@ def test_labs_4_and_5_say_in_one_sentence_why_they_train_a_model_and_for_how_lon
 
 
 def test_outside_colab_the_missing_model_message_points_at_lab_3(tmp_path):
-    message = labs.no_model_message(tmp_path, PRESETS["tiny"], None)
+    message = labs.no_model_message(tmp_path, get_preset("tiny"), None)
     assert message == (
         f"No model from lab 3 in {tmp_path}: run lab 3 with the same PRESET and RUN_DIR to reuse it; "
         "training one now (all 3 epochs, no time limit)."

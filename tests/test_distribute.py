@@ -12,20 +12,22 @@ import sys
 import h5py
 import numpy as np
 import pytest
-from conftest import ROOT
+
+from tests.helpers import ROOT
 
 pytestmark = pytest.mark.xdist_group("distribute")
 
 # Epochs of 10 steps from a repeated, shuffled stream: every run below reads the
 # same global batches (no last, smaller batch that only distributed runs drop).
-CONFIG = 'PRESETS["tiny"].replace(max_pairs=2000, steps_per_epoch=10)'
+TINY_CHANGES = "dict(max_pairs=2000, steps_per_epoch=10)"
+CONFIG = f'get_preset("tiny").replace(**{TINY_CHANGES})'
 
 SCRIPT = """
 import json, sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from seqlib.config import PRESETS
+from seqlib.config import get_preset
 from seqlib.training.train import train
 config = CONFIG.replace(epochs=2)
 _, mirrored = train(config, sys.argv[1] + "/mirrored", verbose=0, strategy="mirrored")  # 64 a replica
@@ -68,10 +70,10 @@ def free_ports(count):
 WORKER = """
 import sys
 from seqlib import config
-config.PRESETS["tiny"] = CONFIG
+config.TRAINING_PRESETS["tiny"] = config.TRAINING_PRESETS["tiny"] | TINY_CHANGES
 from seqlib.cli.main import main
 sys.exit(main(["train", "--config", "tiny", "--strategy", "multiworker", "--out", sys.argv[1], "--epochs", sys.argv[2]]))
-""".replace("CONFIG", CONFIG.replace("PRESETS", "config.PRESETS"))
+""".replace("TINY_CHANGES", TINY_CHANGES)
 
 
 def start_workers(run_dirs, ports, epochs):

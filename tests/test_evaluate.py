@@ -5,12 +5,12 @@ import shutil
 import pandas as pd
 import pytest
 import tensorflow as tf
-from conftest import run_seqlib
 
 from seqlib.data.text import detokenize, normalize_reference, standardize
 from seqlib.errors import SeqlibError
 from seqlib.evaluation import scores
 from seqlib.rundir import RunDir
+from tests.helpers import run_seqlib
 
 
 class ScriptedTranslator:
@@ -102,11 +102,13 @@ def test_fold_strips_accents_and_case():
 def test_saved_results_are_compared(tmp_path, tiny_run):
     pairs = write_pairs(tmp_path / "pairs.txt")
     translator = ScriptedTranslator({"I am cold.": "J'ai froid.", "Who are you?": "Qui es-tu ?", "Go.": "Va !"})
-    result = scores.evaluate_run(tiny_run, pairs, translator=translator)
-    path = scores.save_result(tiny_run, result)
-    assert path.parent == RunDir(tiny_run).evaluations
+    run_copy = tmp_path / "run"
+    shutil.copytree(tiny_run, run_copy)
+    result = scores.evaluate_run(run_copy, pairs, translator=translator)
+    path = scores.save_result(run_copy, result)
+    assert path.parent == RunDir(run_copy).evaluations
     assert path.name == "greedy-pairs.json"
-    table = scores.compare_runs([tiny_run])
+    table = scores.compare_runs([run_copy])
     assert table.loc[table.decoding == "greedy-pairs", "bleu"].iloc[0] == result["bleu"]
 
 

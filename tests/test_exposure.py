@@ -9,8 +9,10 @@ from seqlib.data.corpus import read_pairs
 from seqlib.data.pipeline import shift_for_teacher_forcing
 from seqlib.data.text import add_start_end, standardize
 from seqlib.data.vocabulary import make_vectorizer
+from seqlib.decoding.loading import load_translator
 from seqlib.evaluation.exposure import loss_by_position
-from seqlib.rundir import RunDir, load_training_model, load_translator
+from seqlib.models.loading import load_training_model
+from seqlib.rundir import RunDir
 
 
 @pytest.mark.parametrize("run", ["tiny_run", "transformer_run"])

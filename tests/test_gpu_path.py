@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seqlib.config import PRESETS
+from seqlib.config import get_preset
 from seqlib.rundir import RunDir
 
 # One worker runs this module, so its module-scoped gpu_run fixture is made once.
@@ -23,7 +23,7 @@ def gpu_run(tmp_path_factory):
     from seqlib.training.train import train
 
     run_dir = tmp_path_factory.mktemp("gpu_path") / "run"
-    config = PRESETS["gpu"].replace(max_pairs=250)  # an epoch: at most 300 steps or one pass (1 step here)
+    config = get_preset("gpu").replace(max_pairs=250)  # an epoch: at most 300 steps or one pass (1 step here)
     _, first = train(config.replace(epochs=1), run_dir, verbose=0)
     _, resumed = train(config.replace(epochs=2), run_dir, verbose=0)
     assert keras.mixed_precision.global_policy().name == "float32", "training left its policy behind"
@@ -33,7 +33,7 @@ def gpu_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def gpu_translator(gpu_run):
     """The run's translator, loaded once: each load traces its searches anew (slow at 1,024 units in float16)."""
-    from seqlib.rundir import load_translator
+    from seqlib.decoding.loading import load_translator
 
     return load_translator(gpu_run[0])
 
@@ -47,10 +47,10 @@ def test_gpu_preset_trains_and_resumes_with_finite_loss(gpu_run):
 
 def test_gpu_preset_model_is_mixed_float16_with_float32_logits_and_cudnn_grus(gpu_run):
     from seqlib.models.gru import cudnn_eligible
-    from seqlib.rundir import load_training_model
+    from seqlib.models.loading import load_training_model
 
     _, config, model = load_training_model(gpu_run[0])
-    assert config.units == 1024 and config.mixed_precision
+    assert config.model.units == 1024 and config.mixed_precision
     assert model.get_layer("decoder_gru").dtype_policy.name == "mixed_float16"
     assert model.get_layer("decoder_gru").compute_dtype == "float16"
     assert model.get_layer("logits").compute_dtype == "float32"

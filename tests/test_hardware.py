@@ -8,9 +8,9 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import ROOT
 
 from seqlib.hardware import choose_onednn, cpu_description
+from tests.helpers import ROOT
 
 AVX2_ONLY = {"model": "AMD EPYC", "cores": 2, "avx2": True, "avx512": False, "avx512_bf16": False, "amx": False}
 
@@ -43,10 +43,10 @@ import json
 import numpy as np
 import keras
 import seqlib
-from seqlib.config import PRESETS
+from seqlib.config import get_preset
 from seqlib.models.gru import build_training_model, compile_model
 keras.utils.set_random_seed(7)
-config = PRESETS["tiny"]
+config = get_preset("tiny")
 model = compile_model(build_training_model(config, 300, 400), config)
 rng = np.random.default_rng(7)
 context = rng.integers(1, 300, (16, 9)).astype("int32")

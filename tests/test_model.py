@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seqlib.config import PRESETS, TrainConfig
+from seqlib.config import TrainConfig, get_preset
 from seqlib.conventions import START_ID
 from seqlib.models.attention import LuongAttention
 from seqlib.models.gru import build_inference_models, build_training_model, compile_model
 from seqlib.models.losses import MaskedAccuracy, masked_accuracy, masked_loss, token_cross_entropy
 
-CONFIG = PRESETS["tiny"]
+CONFIG = get_preset("tiny")
 SOURCE_VOCAB, TARGET_VOCAB = 50, 60
 
 
@@ -125,7 +125,7 @@ def test_attention_layer_config_round_trip():
 def test_without_attention_the_decoder_reads_the_source_only_through_its_first_state(tmp_path):
     """config.attention=False (lab 3's experiment): the attention layer gives nothing, and
     the model saves and loads that way."""
-    config = TrainConfig(name="plain", embedding_dim=8, units=16, dropout_rate=0.0, attention=False)
+    config = TrainConfig(name="plain", dropout_rate=0.0).replace(embedding_dim=8, units=16, attention=False)
     plain = build_training_model(config, 30, 40)
     assert not plain.get_layer("attention").enabled
     step = build_inference_models(plain, config).decoder_step

@@ -6,11 +6,11 @@ import sys
 import matplotlib
 import numpy as np
 import tensorflow as tf
-from conftest import ROOT
 from matplotlib.figure import Figure
 
 import seqlib
 from seqlib.data.text import END_TOKEN, detokenize
+from tests.helpers import ROOT
 
 
 def test_plot_attention_draws_generated_tokens_against_source_tokens(tiny_translator):
@@ -43,11 +43,11 @@ def test_importing_seqlib_stays_light():
 
 
 def test_model_figure_draws_every_layer_but_dropout_with_its_inputs():
-    from seqlib.config import PRESETS, TRANSFORMER_PRESETS
+    from seqlib.config import get_preset
     from seqlib.evaluation.plots import model_figure, model_graph
     from seqlib.models.registry import build_training_model
 
-    model = build_training_model(PRESETS["tiny"], 50, 60)
+    model = build_training_model(get_preset("tiny"), 50, 60)
     graph = model_graph(model)
     assert set(graph) == {layer.name for layer in model.layers if type(layer).__name__ != "Dropout"}
     # Dropout passes its input through: the decoder GRU reads the target embedding.
@@ -59,5 +59,5 @@ def test_model_figure_draws_every_layer_but_dropout_with_its_inputs():
     assert isinstance(figure, Figure)
     boxes = [text.get_text().split("\n")[0] for text in figure.axes[0].texts if text.get_text()]  # arrows have no text
     assert sorted(boxes) == sorted(graph)
-    transformer = build_training_model(TRANSFORMER_PRESETS["tiny"], 50, 60)
+    transformer = build_training_model(get_preset("tiny", "transformer"), 50, 60)
     assert "decoder_block_0" in model_graph(transformer)

@@ -15,10 +15,11 @@ import time
 import h5py
 import pytest
 import tensorflow as tf
-from conftest import ROOT, one_line_error, run_main_here, run_seqlib
 
 from seqlib.errors import SeqlibError
+from seqlib.files import is_temporary, temporary_path, write_atomically
 from seqlib.rundir import RunDir
+from tests.helpers import ROOT, one_line_error, run_main_here, run_seqlib
 
 TRAIN = ["train", "--config", "tiny", "--max-pairs", "1500"]
 # Resuming a copy of the session's finished run: its own settings apply, so none is given.
@@ -44,7 +45,8 @@ def wait_for(predicate, timeout=180, interval=0.05):
 
 
 def partial_files(run_dir):
-    return [path for folder in (run_dir, run_dir / "checkpoints") if folder.is_dir() for path in folder.glob("partial-*")]
+    folders = [folder for folder in (run_dir, run_dir / "checkpoints") if folder.is_dir()]
+    return [path for folder in folders for path in folder.iterdir() if is_temporary(path)]
 
 
 def checkpoints(run_dir):
@@ -79,7 +81,7 @@ def test_kill_9_then_rerun_resumes_and_finishes(tmp_path, kill_after):
     assert "epoch-0002.weights.h5" in checkpoints(run_dir)
     assert not (run_dir / "train.lock").exists()
     # The finished run serves (in this process: the command line's translate is tested elsewhere).
-    from seqlib.rundir import load_translator
+    from seqlib.decoding.loading import load_translator
 
     translator = load_translator(run_dir)  # held: its tf.functions keep only a weak reference to it
     assert translator.translate(tf.constant(["Go."]))["translation"].shape == (1,)
@@ -106,7 +108,7 @@ def test_second_training_on_a_busy_run_is_refused_until_the_first_is_killed(tmp_
 
 
 def test_the_lock_is_the_os_lock_not_the_file(tmp_path):
-    from seqlib.training.train import training_lock
+    from seqlib.training.lock import training_lock
 
     run = RunDir(tmp_path)
     # A lock file naming a live process (this one) but locked by nobody does not block.
@@ -136,10 +138,13 @@ def test_kill_9_while_a_checkpoint_is_written_leaves_no_partial_file(tmp_path):
     completed, checkpoint = RunDir(run_dir).latest_checkpoint()
     assert completed >= 1
     # Whether or not the kill fell inside a write, leave what such a kill leaves: a
-    # half-written newer checkpoint and model under their partial names.
+    # half-written newer checkpoint and model, and a small file of the atomic writer,
+    # under their temporary names (and one under the name older seqlibs gave them).
     whole = checkpoint.read_bytes()
-    (run_dir / "checkpoints" / f"partial-epoch-{completed + 2:04d}.weights.h5").write_bytes(whole[: len(whole) // 2])
-    (run_dir / "partial-model.keras").write_bytes(b"PK\x03\x04 cut short")
+    temporary_path(RunDir(run_dir).checkpoint_path(completed + 2)).write_bytes(whole[: len(whole) // 2])
+    temporary_path(run_dir / "model.keras").write_bytes(b"PK\x03\x04 cut short")
+    temporary_path(run_dir / "config.json").write_text('{"format_version": 2, "da')
+    (run_dir / "config.json.tmp").write_text('{"format_version": 2, "da')
     done = run_main_here(*TRAIN, "--out", run_dir, "--epochs", completed + 1)
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert f"resuming from epoch {completed}".encode() in done.stderr
@@ -178,15 +183,25 @@ def test_damaged_model_of_a_finished_run_is_a_clear_message(finished_run, tmp_pa
 
 
 def test_too_little_disk_space_is_refused_before_training(tmp_path, monkeypatch):
-    from seqlib.config import PRESETS
+    from seqlib.config import get_preset
     from seqlib.training.train import train
 
     disk_usage = shutil.disk_usage
     monkeypatch.setattr(shutil, "disk_usage", lambda path: disk_usage(path)._replace(free=5 * 2**20))
     with pytest.raises(SeqlibError, match=r"only 5 MiB free, and saving an epoch's checkpoint and model needs about \d+ MiB"):
-        train(PRESETS["tiny"].replace(epochs=1, max_pairs=500), tmp_path / "run", verbose=0)
+        train(get_preset("tiny").replace(epochs=1, max_pairs=500), tmp_path / "run", verbose=0)
     assert not (tmp_path / "run" / "checkpoints").exists()
     assert not (tmp_path / "run" / "train.lock").exists()
+
+
+def test_a_failed_atomic_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    path = tmp_path / "scores.json"
+    write_atomically(path, "old")
+    # A lone surrogate has no UTF-8 form: the write fails once the temporary exists.
+    with pytest.raises(UnicodeEncodeError):
+        write_atomically(path, "new \ud800")
+    assert path.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [path]
 
 
 def test_vocabulary_is_written_atomically(tmp_path):

@@ -7,17 +7,17 @@ import shutil
 import pytest
 import tensorflow as tf
 
-from seqlib.config import PRESETS
-from seqlib.data.corpus import DEFAULT_CORPUS
+from seqlib.config import get_preset
 from seqlib.errors import SeqlibError
+from seqlib.files import BUNDLED_CORPUS
 from seqlib.rundir import BUNDLED, RunDir
 
 
 @pytest.mark.core
 def test_a_copied_run_resumes_translates_evaluates_and_exports_in_its_new_folder(tiny_run, tmp_path):
     from seqlib.decoding.export import export
+    from seqlib.decoding.loading import load_translator
     from seqlib.evaluation.scores import evaluate_run
-    from seqlib.rundir import load_translator
     from seqlib.training.train import train
 
     saved = json.loads((tiny_run / "config.json").read_text(encoding="utf-8"))
@@ -27,7 +27,7 @@ def test_a_copied_run_resumes_translates_evaluates_and_exports_in_its_new_folder
     moved = tmp_path / "another" / "machine" / "run"
     shutil.copytree(tiny_run, moved)
     epochs, _ = RunDir(moved).latest_checkpoint()
-    train(PRESETS["tiny"].replace(epochs=epochs + 1), moved, verbose=0)
+    train(get_preset("tiny").replace(epochs=epochs + 1), moved, verbose=0)
     assert RunDir(moved).latest_checkpoint()[0] == epochs + 1
     assert RunDir(tiny_run).latest_checkpoint()[0] == epochs, "the original run was left as it was"
 
@@ -43,7 +43,7 @@ def test_a_corpus_of_ones_own_is_found_where_the_run_went_with_it(tmp_path):
     corpus.write_text("Go.\tVa !\n", encoding="utf-8")
     run = RunDir(tmp_path / "project" / "runs" / "a")
     run.path.mkdir(parents=True)
-    run.save_config(PRESETS["tiny"], corpus)
+    run.save_config(get_preset("tiny"), corpus)
     assert json.loads(run.config_file.read_text(encoding="utf-8"))["data"] == "../../corpus.txt"
 
     # The whole project folder moved: the corpus is found beside the run again.
@@ -66,7 +66,7 @@ def test_a_moved_run_without_its_corpus_asks_for_data(tiny_run, tmp_path):
 def test_a_format_1_run_with_another_machines_bundled_corpus_uses_this_one(tmp_path):
     run = RunDir(tmp_path / "old")
     run.path.mkdir()
-    old = {"format_version": 1, "data": "/home/someone/seqlib/data/fra.txt.gz", "config": PRESETS["tiny"].to_dict()}
+    old = {"format_version": 1, "data": "/home/someone/seqlib/data/fra.txt.gz", "config": get_preset("tiny").to_dict()}
     run.config_file.write_text(json.dumps(old), encoding="utf-8")
     config, data_path = run.load_config()
-    assert config == PRESETS["tiny"] and data_path == DEFAULT_CORPUS
+    assert config == get_preset("tiny") and data_path == BUNDLED_CORPUS

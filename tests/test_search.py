@@ -31,7 +31,6 @@ def transition_logits():
 
 
 LOGITS = transition_logits()
-CALLS = []
 
 
 def step_fn(tokens, state):
@@ -182,14 +181,13 @@ def _ending_step(seed, scale, end_bonus):
             + state["bias"]
             + tf.cast(state["steps"][:, None], tf.float32) * end_logit
         )
-        return logits, {**state, "steps": state["steps"] + 1, "previous": tokens, "seen": tf.one_hot(tokens, VOCAB)}
+        return logits, {**state, "steps": state["steps"] + 1, "previous": tokens}
 
     def initial_state(batch_size, seed):
         return {
             "steps": tf.zeros([batch_size], tf.int32),
             "previous": tf.zeros([batch_size], tf.int32),
             "bias": tf.random.stateless_normal([batch_size, VOCAB], seed=seed),
-            "seen": tf.zeros([batch_size, VOCAB]),
         }
 
     return step, initial_state, rows_computed
@@ -210,10 +208,15 @@ def _decode_both_ways(decode, start_tokens, rows_computed):
 def test_dropping_finished_sentences_changes_no_result():
     step, initial_state, rows_computed = _ending_step(seed=1, scale=3, end_bonus=1.5)
 
+    def step_recording_what_it_saw(tokens, state):
+        logits, state = step(tokens, state)
+        return logits, state, tf.one_hot(tokens, VOCAB)
+
     @tf.function
     def decode(start_tokens, drop_finished):
         state = initial_state(tf.shape(start_tokens)[0], seed=[3, 4])
-        return search.greedy_search(step, state, start_tokens, END, tf.constant(12), "seen", drop_finished=drop_finished)
+        mode = search.DROP_FINISHED if drop_finished else search.KEEP_FINISHED
+        return search.greedy_search(step_recording_what_it_saw, state, start_tokens, END, tf.constant(12), record=True, mode=mode)
 
     kept, dropped = _decode_both_ways(decode, tf.constant([START, A, B, C, START, A, B]), rows_computed)
     assert len(set(kept["lengths"].numpy().tolist())) > 2, "the sentences should end at different steps"
@@ -228,10 +231,9 @@ def test_beam_search_dropping_finished_sentences_changes_no_result():
     @tf.function
     def decode(start_tokens, drop_finished):
         state = initial_state(tf.shape(start_tokens)[0], seed=[5, 6])
+        mode = search.DROP_FINISHED if drop_finished else search.KEEP_FINISHED
         # "bias" is per sentence and constant: a fixed key, dropped with its sentence.
-        return search.beam_search(
-            step, state, start_tokens, END, tf.constant(12), 3, 3, 0.6, drop_finished=drop_finished, fixed_keys=("bias",)
-        )
+        return search.beam_search(step, state, start_tokens, END, tf.constant(12), 3, 3, 0.6, mode=mode, fixed_keys=("bias",))
 
     kept, dropped = _decode_both_ways(decode, tf.constant([START, A, B, C, START, A]), rows_computed)
     assert len(set(kept["lengths"].numpy()[:, 0].tolist())) > 2, "the sentences should end at different steps"
@@ -268,7 +270,7 @@ def test_beam_search_drops_a_sentence_finished_at_the_first_step():
         return step_fn(tokens, state)
 
     state, _ = start(2)
-    result = search.beam_search(counting_step, state, tf.constant([B, START]), END, tf.constant(10), 1, drop_finished=True)
+    result = search.beam_search(counting_step, state, tf.constant([B, START]), END, tf.constant(10), 1, mode=search.DROP_FINISHED)
     assert result["tokens"].numpy()[:, 0, :3].tolist() == [[END, PAD, PAD], [A, C, END]]
     # 2 rows at the first step, then 1 row for each of the other two steps.
     assert int(rows.numpy()) == 4
@@ -279,6 +281,26 @@ def test_searches_need_at_least_one_step(search_fn):
     state, start_tokens = start()
     with pytest.raises(tf.errors.InvalidArgumentError, match="max_length must be >= 1"):
         search_fn(step_fn, state, start_tokens, END, tf.constant(0))
+
+
+def test_fixed_shape_keeps_every_step_and_drop_finished_trims_the_same_tokens():
+    state, start_tokens = start(2)
+    # The mode XLA needs, so compiled with XLA: elsewhere the steps not taken cannot be read.
+    xla_greedy = tf.function(functools.partial(search.greedy_search, mode=search.FIXED_SHAPE), jit_compile=True, autograph=False)
+    fixed = xla_greedy(step_fn, state, start_tokens, END, tf.constant(6))
+    dropped = search.greedy_search(step_fn, state, start_tokens, END, tf.constant(6), mode=search.DROP_FINISHED)
+    assert fixed["tokens"].numpy().tolist() == [[A, C, END, PAD, PAD, PAD]] * 2
+    assert dropped["tokens"].numpy().tolist() == [[A, C, END]] * 2
+    assert int(fixed["steps"]) == int(dropped["steps"]) == 3
+
+
+def test_a_mode_is_one_of_the_named_ones():
+    state, start_tokens = start()
+    with pytest.raises(ValueError, match="mode='drop'"):
+        search.greedy_search(step_fn, state, start_tokens, END, tf.constant(5), mode="drop")
+    # Beam search's buffers grow with the steps taken, which XLA's fixed shapes cannot.
+    with pytest.raises(ValueError, match="fixed_shape"):
+        search.beam_search(step_fn, state, start_tokens, END, tf.constant(5), 2, mode=search.FIXED_SHAPE)
 
 
 def test_fixed_keys_must_name_state_entries():
@@ -312,7 +334,7 @@ def test_beam_search_stops_a_settled_sentence_with_the_same_answer(n_best, alpha
             4,
             n_best,
             alpha,
-            drop_finished=True,
+            mode=search.DROP_FINISHED,
             stop_when_settled=stop_when_settled,
         )
 

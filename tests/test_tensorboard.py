@@ -2,26 +2,11 @@
 
 import shutil
 
-import tensorflow as tf
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from seqlib.config import PRESETS
+from seqlib.config import get_preset
 from seqlib.training.train import train
-
-
-def events(path):
-    """Every event of one event file."""
-    return list(tf.compat.v1.train.summary_iterator(str(path)))
-
-
-def summaries(log_dir):
-    """{tag: plugin name} of every summary in the event files under log_dir."""
-    found = {}
-    for path in log_dir.rglob("events.out.tfevents.*"):
-        for event in events(path):
-            for value in event.summary.value:
-                found[f"{path.parent.name}/{value.tag}"] = value.metadata.plugin_data.plugin_name
-    return found
+from tests.helpers import events, summaries
 
 
 def hparams_records(log_dir):
@@ -64,14 +49,14 @@ def test_hparams_are_linked_to_the_validation_curves(tiny_run):
     for group, tag in metrics:
         assert f"{group}/{tag}" in found, f"declared metric {group}/{tag} is not written; found {sorted(found)}"
     assert {("validation", "epoch_loss"), ("validation", "epoch_bleu")} <= metrics
-    assert sessions[0].hparams["units"].number_value == PRESETS["tiny"].units
+    assert sessions[0].hparams["units"].number_value == get_preset("tiny").model.units
     assert "units" in {info.name for info in experiments[0].hparam_infos}
 
 
 def test_a_resumed_run_does_not_write_its_hparams_again(tmp_path, tiny_run):
     run_copy = tmp_path / "run"
     shutil.copytree(tiny_run, run_copy)
-    train(PRESETS["tiny"].replace(epochs=3), run_copy, verbose=0)
+    train(get_preset("tiny").replace(epochs=3), run_copy, verbose=0)
     assert "validation/epoch_loss" in summaries(run_copy / "logs")
     # Written again, the trial would start twice in the HParams dashboard.
     assert len(hparams_records(run_copy / "logs")) == 2  # one experiment, one session start

@@ -5,18 +5,20 @@ import types
 
 import pytest
 
-from seqlib.training import train
+from seqlib.errors import SeqlibError
+from seqlib.training import budget as budget_module
+from seqlib.training.budget import BudgetClock, BudgetSchedule, TimeBudget, budget_callbacks
 
 
 @pytest.fixture
 def clock(monkeypatch):
     now = types.SimpleNamespace(seconds=0.0)
-    monkeypatch.setattr(train.time, "monotonic", lambda: now.seconds)
+    monkeypatch.setattr(budget_module.time, "monotonic", lambda: now.seconds)
     return now
 
 
 def budget_on_a_model(seconds, last_epoch):
-    budget = train.TimeBudget(seconds, last_epoch=last_epoch)
+    budget = TimeBudget(BudgetClock(seconds), last_epoch=last_epoch)
     budget.set_model(types.SimpleNamespace(stop_training=False))
     return budget
 
@@ -58,7 +60,7 @@ def test_the_preset_epoch_cap_comes_first_when_it_is_sooner(clock, capsys):
 
 
 def test_the_learning_rate_warms_up_then_decays_to_one_percent_as_the_budget_runs_out():
-    schedule = train.BudgetSchedule(peak=2e-3, seconds=1000, warmup_steps=100)
+    schedule = BudgetSchedule(peak=2e-3, clock=BudgetClock(1000), warmup_steps=100)
     assert schedule.rate(elapsed=0, steps=0) == pytest.approx(2e-3 / 100)
     assert schedule.rate(elapsed=5, steps=49) == pytest.approx(2e-3 * 0.5 * (0.01 + 0.99 * 0.995))
     assert schedule.rate(elapsed=10, steps=99) == pytest.approx(2e-3 * (0.01 + 0.99 * 0.99))
@@ -70,9 +72,34 @@ def test_the_learning_rate_warms_up_then_decays_to_one_percent_as_the_budget_run
     assert schedule.rate(elapsed=5000, steps=5000) == pytest.approx(2e-5)
 
 
-def test_an_unknown_schedule_is_refused(tmp_path):
-    from seqlib.config import PRESETS
+def test_the_stop_and_the_schedule_read_one_clock(clock):
+    """The learning rate reaches its floor at the very step training stops."""
+    clock.seconds = 50.0  # the clock starts when it is made, not at zero
+    (schedule,), (stop,) = budget_callbacks(BudgetClock(100), last_epoch=30, schedule="budget", peak_learning_rate=1e-3)
+    assert schedule.clock is stop.clock
+    model = types.SimpleNamespace(stop_training=False, optimizer=types.SimpleNamespace(learning_rate=None))
+    schedule.set_model(model)
+    stop.set_model(model)
+    schedule.steps = 1000  # past the warm-up
+    clock.seconds = 100.0
+    schedule.on_train_batch_begin(0)
+    stop.on_train_batch_end(0)
+    assert model.optimizer.learning_rate == pytest.approx(1e-3 * (0.01 + 0.99 * 0.5)) and not model.stop_training
+    clock.seconds = 150.0
+    schedule.on_train_batch_begin(1)
+    stop.on_train_batch_end(1)
+    assert model.optimizer.learning_rate == pytest.approx(1e-5) and model.stop_training
 
-    config = PRESETS["tiny"].replace(epochs=1, max_pairs=300)
-    with pytest.raises(train.SeqlibError, match="unknown learning-rate schedule 'cosine'"):
-        train.train(config, tmp_path / "other", time_budget=10, schedule="cosine")
+
+def test_a_constant_schedule_adds_only_the_stop():
+    first, last = budget_callbacks(BudgetClock(100), last_epoch=3, schedule="constant", peak_learning_rate=1e-3)
+    assert first == [] and [type(callback) for callback in last] == [TimeBudget]
+
+
+def test_an_unknown_schedule_is_refused(tmp_path):
+    from seqlib.config import get_preset
+    from seqlib.training.train import train
+
+    config = get_preset("tiny").replace(epochs=1, max_pairs=300)
+    with pytest.raises(SeqlibError, match="unknown learning-rate schedule 'cosine'"):
+        train(config, tmp_path / "other", time_budget=10, schedule="cosine")

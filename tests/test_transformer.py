@@ -8,15 +8,17 @@ import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-from conftest import run_main_here
 
 from seqlib.config import TrainConfig, get_preset
+from seqlib.decoding.loading import load_translator
 from seqlib.decoding.serving import translate_sentences
 from seqlib.errors import SeqlibError
+from seqlib.models.loading import load_training_model
 from seqlib.models.registry import build_decoder, build_training_model
-from seqlib.rundir import RunDir, load_training_model, load_translator
+from seqlib.rundir import RunDir
+from tests.helpers import run_main_here, summaries
 
-CONFIG = TrainConfig(name="test", arch="transformer", units=32, num_layers=2, num_heads=4, feed_forward_dim=48)
+CONFIG = TrainConfig(name="test", arch="transformer").replace(units=32, num_layers=2, num_heads=4, feed_forward_dim=48)
 SOURCE_VOCAB, TARGET_VOCAB = 40, 50
 
 
@@ -45,13 +47,31 @@ def test_cached_steps_give_the_teacher_forced_logits(model):
     state = decoder.encode(tf.constant(context))
     steps = []
     for position in range(target_in.shape[1]):
-        features, state = decoder.step(tf.constant(target_in[:, position]), state)
+        features, state, attention = decoder.next_features(tf.constant(target_in[:, position]), state)
         steps.append((features @ decoder.projection.kernel + decoder.projection.bias).numpy())
     np.testing.assert_allclose(np.stack(steps, axis=1), logits_of(model, context, target_in), atol=1e-4)
     # The cache holds one written position a step, and the rest is still empty.
     assert int(state["position"][0]) == target_in.shape[1]
     assert np.all(state["keys_0"].numpy()[:, target_in.shape[1] :] == 0)
-    assert state["attention"].shape == context.shape
+    # The attention weights are an output of the step, not state for beam search to reorder.
+    assert attention.shape == context.shape and "attention" not in state
+
+
+def test_cached_attention_without_a_cache_is_multi_head_attention():
+    from seqlib.models.cached_attention import CachedMultiHeadAttention
+
+    query = tf.random.stateless_normal([2, 3, 8], seed=[1, 2])
+    source = tf.random.stateless_normal([2, 5, 8], seed=[3, 4])
+    plain = keras.layers.MultiHeadAttention(2, 4)
+    cached = CachedMultiHeadAttention.from_config(plain.get_config())
+    plain(query, source), cached(query, source)
+    cached.set_weights(plain.get_weights())  # the same variables: a model saved with either loads into the other
+    np.testing.assert_allclose(cached(query, source).numpy(), plain(query, source).numpy(), atol=1e-6)
+    # Cross-attention from a cache made once: the same output and weights as without it.
+    expected, expected_weights = plain(query, source, return_attention_scores=True)
+    found, weights, _ = cached(query, None, return_attention_scores=True, cache=cached.project_key_value(source))
+    np.testing.assert_allclose(found.numpy(), expected.numpy(), atol=1e-5)
+    np.testing.assert_allclose(weights.numpy(), expected_weights.numpy(), atol=1e-6)
 
 
 def test_the_causal_mask_hides_later_target_tokens(model):
@@ -80,7 +100,7 @@ def test_save_and_load_give_identical_logits(model, tmp_path):
 def test_presets_keep_the_transformers_sizes_consistent():
     for name in ("tiny", "cpu", "gpu"):
         config = get_preset(name, "transformer")
-        assert config.arch == "transformer" and config.units % config.num_heads == 0 and config.units % 2 == 0
+        assert config.arch == "transformer" and config.model.units % config.model.num_heads == 0 and config.model.units % 2 == 0
         # The same data, vocabularies and batches as the GRU preset, so the two compare at equal cost.
         gru = get_preset(name)
         for field in ("max_pairs", "max_tokens", "source_vocab_size", "target_vocab_size", "batch_size", "steps_per_epoch"):
@@ -89,24 +109,31 @@ def test_presets_keep_the_transformers_sizes_consistent():
 
 def test_a_transformer_without_attention_is_refused_by_name():
     # Lab 3's switch: the GRU keeps its thought vector, a transformer would keep nothing of the source.
-    with pytest.raises(SeqlibError, match="attention=False is for arch 'gru'"):
+    with pytest.raises(SeqlibError, match="attention: not a setting of a transformer config"):
         get_preset("tiny", "transformer").replace(attention=False)
-    # Refused as a config, also one read back from a config.json, before training writes anything.
+    # Refused as a config, also one read back from a config.json, before training writes anything:
+    # in today's layout (the family's settings under "model") and in the flat one of formats 1 and 2.
+    saved = get_preset("tiny", "transformer").to_dict()
+    with pytest.raises(SeqlibError, match=r"transformer settings have unknown fields \['attention'\]"):
+        TrainConfig.from_dict(saved | {"model": saved["model"] | {"attention": False}})
+    flat = {key: value for key, value in saved.items() if key != "model"} | saved["model"]
     with pytest.raises(SeqlibError, match="attention=False is for arch 'gru'"):
-        TrainConfig.from_dict(get_preset("tiny", "transformer").to_dict() | {"attention": False})
-    assert get_preset("tiny").replace(attention=False).attention is False  # the GRU's experiment stays
+        TrainConfig.from_dict(flat | {"attention": False})
+    assert TrainConfig.from_dict(flat | {"attention": True, "embedding_dim": 64}) == get_preset("tiny", "transformer")
+    assert get_preset("tiny").replace(attention=False).model.attention is False  # the GRU's experiment stays
 
 
 # ---- a tiny trained transformer, through the command line ---------------------
 
 
 def test_the_run_says_it_is_a_transformer_and_tensorboard_shows_its_cross_attention(transformer_run):
-    from test_tensorboard import summaries
+    from seqlib.models.transformer import TransformerLayers
 
     saved = json.loads(RunDir(transformer_run).config_file.read_text())
     assert saved["config"]["arch"] == "transformer"
     _, config, model = load_training_model(transformer_run)
-    assert config.arch == "transformer" and model.get_layer("decoder_block_0") is not None
+    blocks = TransformerLayers.of(model)  # looks each layer up by name: raises if one is missing
+    assert config.arch == "transformer" and len(blocks.encoder_blocks) == len(blocks.decoder_blocks) == config.model.num_layers
     found = summaries(RunDir(transformer_run).logs)
     assert found["translations/attention/0"] == "images" and "validation/epoch_bleu" in found
 
@@ -142,9 +169,13 @@ def test_translate_beam_n_best_evaluate_and_export(transformer_run, transformer_
     assert [index for index, _, _ in lines] == ["0"] * 3 + ["1"] * 3
     assert all(float(first[1]) >= float(second[1]) for first, second in zip(lines, lines[1:]) if first[0] == second[0])
 
-    done = run_main_here("evaluate", "--model", transformer_run, "--limit", "20", "--json")
+    run_copy = tmp_path / "run"  # evaluate saves its scores in the run: the shared one stays as trained
+    shutil.copytree(transformer_run, run_copy)
+    done = run_main_here("evaluate", "--model", run_copy, "--limit", "20", "--json")
     assert done.returncode == 0, done.stderr.decode()
-    assert 0 <= json.loads(done.stdout)["bleu"] <= 100
+    result = json.loads(done.stdout)
+    assert result["n"] == 20 and result["decoding"] == "greedy"
+    assert json.loads((run_copy / "evaluations" / "greedy-first20.json").read_text())["bleu"] == result["bleu"]
 
     done = run_main_here("export", "--model", transformer_run, "--out", tmp_path / "export")
     assert done.returncode == 0, done.stderr.decode()

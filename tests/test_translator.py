@@ -94,12 +94,11 @@ def test_exported_model_survives_random_unicode(tiny_run, tmp_path):
     from fuzz_export import fuzz
 
     exported = export(tiny_run, tmp_path / "fuzz_export")
-    sent, _ = fuzz(str(exported), count=300, seed=1)
-    assert sent == 300
+    fuzz(str(exported), count=300, seed=1)  # raises on a crash, or on an output missing or not UTF-8
 
 
 def test_xla_greedy_gives_the_same_translations(tiny_run, tiny_translator):
-    from seqlib.rundir import load_translator
+    from seqlib.decoding.loading import load_translator
 
     xla = load_translator(tiny_run, jit_compile=True)
     for sentences in (["I am cold."], ["Go.", "", "Who are you, my friend?"]):
@@ -112,7 +111,7 @@ def test_xla_greedy_gives_the_same_translations(tiny_run, tiny_translator):
 
 
 def test_bfloat16_projection_translates_like_float32(tiny_run, tiny_translator):
-    from seqlib.rundir import load_translator
+    from seqlib.decoding.loading import load_translator
 
     bfloat16 = load_translator(tiny_run, bfloat16_projection=True)
     assert bfloat16.bfloat16_kernel is not None and bfloat16.bfloat16_kernel.dtype == tf.bfloat16

@@ -14,8 +14,9 @@ import tensorflow as tf
 import seqlib
 from seqlib.config import TrainConfig, get_preset
 from seqlib.course.environment import on_colab
+from seqlib.decoding.loading import load_translator
 from seqlib.errors import LabError
-from seqlib.rundir import RunDir, load_translator
+from seqlib.rundir import RunDir
 from seqlib.training.train import train
 
 # Training seconds a lab allows each preset when TIME_BUDGET is None; None: all its epochs.
@@ -32,7 +33,7 @@ DRIVE_RUNS = DRIVE / "MyDrive" / "seqlib" / "runs"
 class Lab(NamedTuple):
     """A lab's resolved parameters: `PRESET, config, RUN_DIR, TIME_BUDGET = course.start_lab(...)`."""
 
-    preset: str  # a name in seqlib.config.PRESETS, never "auto"
+    preset: str  # a name in seqlib.config.PRESET_NAMES, never "auto"
     config: TrainConfig
     run_dir: Path  # where lab 3 trains and labs 4 and 5 read
     time_budget: float | None  # training seconds; None: all the preset's epochs
@@ -49,7 +50,7 @@ def choose_preset(preset="auto"):
         preset = "gpu" if gpus else "cpu"
     config = get_preset(preset)
     print(
-        f"preset {preset!r} on the {'GPU' if gpus else 'CPU'}: units={config.units}, "
+        f"preset {preset!r} on the {'GPU' if gpus else 'CPU'}: units={config.model.units}, "
         f"vocabularies {config.source_vocab_size}/{config.target_vocab_size}"
     )
     return preset, config

@@ -16,9 +16,6 @@ import pandas as pd
 from seqlib.errors import DataError, first_line
 from seqlib.files import BUNDLED_CORPUS, write_atomically
 
-# The corpus that ships with seqlib (package data when installed, data/ in a checkout).
-DEFAULT_CORPUS = BUNDLED_CORPUS
-
 
 def check_corpus_file(path):
     """Returns `path` as a Path, or raises DataError if there is no such file (the
@@ -29,7 +26,7 @@ def check_corpus_file(path):
     return path
 
 
-def read_pairs(path=DEFAULT_CORPUS, max_pairs=None):
+def read_pairs(path=BUNDLED_CORPUS, max_pairs=None):
     """Reads and validates a corpus file.
 
     Args:

@@ -10,23 +10,15 @@ after `tf.saved_model.load`.
 
 from pathlib import Path
 
-from seqlib.errors import SeqlibError
-from seqlib.rundir import load_translator
+import tensorflow as tf
 
-
-def check_destination(out):
-    """Refuses an export directory that holds anything (pure Python: the command line
-    checks it before importing TensorFlow)."""
-    out = Path(out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise SeqlibError(f"{out} exists and is not an empty directory; choose a new export directory")
+from seqlib.decoding.loading import load_translator
+from seqlib.files import check_new_directory
 
 
 def export(run_dir, out):
     """Writes the SavedModel of run_dir's translator to `out` and returns its path."""
-    import tensorflow as tf  # here, so that check_destination needs no TensorFlow
-
-    check_destination(out)
+    check_new_directory(out)
     translator = load_translator(run_dir)
     signatures = {
         "serving_default": translator.translate.get_concrete_function(),

@@ -1,10 +1,10 @@
 """The translator: text in, text out, in one compiled graph.
 
-It wires a model's decoder (the `encode`/`step` contract of
-seqlib.models.registry, met by the GRU and the transformer alike) into the loops
+It wires a model's decoder (the `encode`/`next_features` contract of
+seqlib.models.contract, met by the GRU and the transformer alike) into the loops
 of `seqlib.decoding.search`: the encoder runs once per sentence, then the decoder starts
 from the encoder's state and the start ("GO") token and produces one token per
-step. Greedy search, sampling and beam search all return `translations` string
+step. `step` is where the decoder's features become next-token logits. Greedy search, sampling and beam search all return `translations` string
 (batch, n) and `scores` float32 (batch, n), n = 1 but for beam search's n_best.
 Every public method is a `tf.function` with `None` batch and length dimensions,
 so new batch sizes and sentence lengths do not retrace, and the whole module can
@@ -30,7 +30,8 @@ class Translator(tf.Module):
     """Translates batches of English sentences into French.
 
     Args:
-        decoder: the model's decoder object (seqlib.models.registry.build_decoder).
+        decoder: the model's decoder (seqlib.models.contract.Decoder, from
+            seqlib.models.registry.build_decoder).
         source_vocabulary, target_vocabulary: lists of tokens (ids from 2 on).
         max_source_tokens: longer inputs are truncated to this many tokens.
         max_output_tokens: the most tokens generated for one sentence.
@@ -60,8 +61,8 @@ class Translator(tf.Module):
         if jit_compile:
             self._xla_greedy_numbers = tf.function(self._greedy_numbers, jit_compile=True, autograph=False)
         self.decoder = decoder
-        # The decoder's steps end before the vocabulary projection, which `step`
-        # runs itself: with the forbidden tokens in its bias, and optionally in bfloat16.
+        # The decoder stops before the vocabulary projection, which `step` runs
+        # itself: with the forbidden tokens in its bias, and optionally in bfloat16.
         self.projection = decoder.projection
         self.bfloat16_kernel = self.bfloat16_bias = None
         if bfloat16_projection:
@@ -104,39 +105,59 @@ class Translator(tf.Module):
         """
         return self.decoder.encode(context, max_length)
 
-    def step(self, tokens, state):
-        """One decoder step: tokens int32 (rows,) -> (logits float32 (rows, vocab), state).
+    def step(self, tokens, state, forbid=True):
+        """One decoding step: tokens int32 (rows,) -> (next-token logits float32 (rows, vocab), state).
 
-        Padding, [UNK] and [START] get NEG_INF logits (see `forbidden`).
+        forbid: padding, [UNK] and [START] get NEG_INF logits (see `forbidden`), as
+            every search here wants; False gives the model's own logits, every token
+            allowed, as training scored them (seqlib.evaluation.exposure).
         """
-        return self._step(tokens, state, self._output_bias())
+        logits, state, _ = self._logits_and_attention(tokens, state, self._output_bias(forbid))
+        return logits, state
 
-    def _output_bias(self):
-        """The projection's bias plus `forbidden`, float32 (vocab,): the forbidden
-        tokens ride on the bias, one add per step fewer than on the logits."""
-        bias = self.bfloat16_bias if self.bfloat16_bias is not None else self.projection.bias
-        return tf.cast(bias, tf.float32) + self.forbidden
+    def forbid(self, logits):
+        """logits float32 (rows, vocab) from step(..., forbid=False) -> those `step` gives by default."""
+        return logits + self.forbidden
 
-    def _step(self, tokens, state, output_bias):
-        """`step` with the output bias given (see _output_bias)."""
-        features, state = self.decoder.step(tokens, state)
+    def start_decoding(self, context, max_length=None, with_attention=False):
+        """(step function, start state, start tokens) for a search loop of at most max_length steps.
+
+        The step function is `step`, with the output bias computed here, once a
+        search, not inside the loop at every step.
+
+        Args:
+            context: int32 (batch, s), from `vectorize`.
+            max_length: int32 scalar, the most steps the loop takes (see `encode`).
+            with_attention: the step function also returns the attention weights
+                float32 (rows, s), for search.greedy_search(..., record=True).
+        """
+        output_bias = self._output_bias()
+
+        def step_with_attention(tokens, state):
+            return self._logits_and_attention(tokens, state, output_bias)
+
+        def step(tokens, state):
+            logits, state, _ = self._logits_and_attention(tokens, state, output_bias)
+            return logits, state
+
+        start_tokens = tf.fill([tf.shape(context)[0]], START_ID)
+        return step_with_attention if with_attention else step, self.encode(context, max_length), start_tokens
+
+    def _output_bias(self, forbid=True):
+        """The projection's bias, float32 (vocab,), plus `forbidden` if forbid: the
+        forbidden tokens ride on the bias, one add per step fewer than on the logits."""
+        bias = tf.cast(self.bfloat16_bias if self.bfloat16_bias is not None else self.projection.bias, tf.float32)
+        return bias + self.forbidden if forbid else bias
+
+    def _logits_and_attention(self, tokens, state, output_bias):
+        """The decoder's step and the projection onto the vocabulary with output_bias
+        (see _output_bias): -> (logits float32 (rows, vocab), state, attention float32 (rows, s))."""
+        features, state, attention = self.decoder.next_features(tokens, state)
         if self.bfloat16_kernel is not None:
             logits = tf.cast(tf.matmul(tf.cast(features, tf.bfloat16), self.bfloat16_kernel), tf.float32)
         else:
             logits = tf.matmul(tf.cast(features, tf.float32), tf.cast(self.projection.kernel, tf.float32))
-        return tf.nn.bias_add(logits, output_bias), state
-
-    def _start(self, context, max_length=None):
-        """(step function, start state, start tokens) for a search loop of at most max_length steps.
-
-        The output bias is computed here, once a search, not inside the loop at every step.
-        """
-        output_bias = self._output_bias()
-        return (
-            lambda tokens, state: self._step(tokens, state, output_bias),
-            self.encode(context, max_length),
-            tf.fill([tf.shape(context)[0]], START_ID),
-        )
+        return tf.nn.bias_add(logits, output_bias), state, attention
 
     def _max_length(self, context, max_length):
         """max_length if > 0, else the automatic rule for this source length; capped."""
@@ -203,29 +224,22 @@ class Translator(tf.Module):
         )
 
     def _greedy_numbers(self, context, max_length):
-        """Encoder + greedy loop: context int32 (batch, s) -> see search.greedy_search."""
+        """Encoder + greedy loop: context int32 (batch, s) -> see search.greedy_search;
+        its records are the attention weights (batch, t, s), for plots."""
         # XLA needs fixed shapes: a state sized by the decoder's own maximum, and every
         # sentence kept to the end. Otherwise the state fits this loop, and finished
         # sentences leave the batch.
-        step, state, start = self._start(context, None if self.jit_compile else max_length)
-        return search.greedy_search(
-            step,
-            state,
-            start,
-            END_ID,
-            max_length,
-            record_key="attention",
-            fixed_length=self.jit_compile,
-            drop_finished=not self.jit_compile,
-        )
+        step, state, start = self.start_decoding(context, None if self.jit_compile else max_length, with_attention=True)
+        mode = search.FIXED_SHAPE if self.jit_compile else search.DROP_FINISHED
+        return search.greedy_search(step, state, start, END_ID, max_length, record=True, mode=mode)
 
     @tf.function(input_signature=[TEXT, FLOAT, INT, INT, INT], autograph=False)
     def sample(self, text, temperature, top_k, seed, max_length):
         """Sampling with temperature and top-k: translations string (batch, 1), scores float32 (batch, 1)."""
         context = self.vectorize(text)
         limit = self._max_length(context, max_length)
-        step, state, start = self._start(context, limit)
-        result = search.sample(step, state, start, END_ID, limit, temperature, top_k, seed, drop_finished=True)
+        step, state, start = self.start_decoding(context, limit)
+        result = search.sample(step, state, start, END_ID, limit, temperature, top_k, seed, mode=search.DROP_FINISHED)
         return self._blank_empty(context, translations=self.to_text(result["tokens"])[:, None], scores=result["scores"][:, None])
 
     @tf.function(input_signature=[TEXT, INT, INT, FLOAT, INT], autograph=False)
@@ -236,7 +250,7 @@ class Translator(tf.Module):
         tf.debugging.assert_less_equal(n_best, beam_width, message="n_best must be <= beam_width")
         context = self.vectorize(text)
         limit = self._max_length(context, max_length)
-        step, state, start = self._start(context, limit)
+        step, state, start = self.start_decoding(context, limit)
         result = search.beam_search(
             step,
             state,
@@ -246,7 +260,7 @@ class Translator(tf.Module):
             beam_width,
             n_best,
             alpha,
-            drop_finished=True,
+            mode=search.DROP_FINISHED,
             fixed_keys=self.decoder.fixed_keys,
         )
         return self._blank_empty(context, translations=self.to_text(result["tokens"]), scores=result["scores"])

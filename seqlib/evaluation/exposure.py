@@ -50,14 +50,12 @@ def loss_by_position(translator, english, french):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"Layer '.*' \(of type Functional\) was passed an input with a mask")
         for position in range(length):
-            # The model's own probabilities (the projection without the translator's forbidden
-            # tokens), so that a reference [UNK] is scored as in training.
-            forced_features, forced_state = translator.decoder.step(target_in[:, position], forced_state)
-            own_features, own_state = translator.decoder.step(own_tokens, own_state)
-            forced_logits = tf.cast(translator.projection(forced_features), tf.float32)
-            own_logits = tf.cast(translator.projection(own_features), tf.float32)
+            # The model's own probabilities (every token allowed, none forbidden), so that
+            # a reference [UNK] is scored as in training.
+            forced_logits, forced_state = translator.step(target_in[:, position], forced_state, forbid=False)
+            own_logits, own_state = translator.step(own_tokens, own_state, forbid=False)
             # What a greedy search feeds back next: never padding, [UNK] or [START].
-            own_tokens = tf.argmax(own_logits + translator.forbidden, axis=-1, output_type=tf.int32)
+            own_tokens = tf.argmax(translator.forbid(own_logits), axis=-1, output_type=tf.int32)
             expected = target_out[:, position]
             real = expected != PAD_ID
             rows.append(

@@ -11,10 +11,11 @@ import sacrebleu
 from seqlib.conventions import DEFAULT_ALPHA
 from seqlib.data import corpus
 from seqlib.data.text import normalize_reference
+from seqlib.decoding.loading import load_translator
 from seqlib.decoding.serving import translate_sentences
 from seqlib.errors import SeqlibError
-from seqlib.files import write_atomically
-from seqlib.rundir import RunDir, load_translator
+from seqlib.files import is_temporary, write_atomically
+from seqlib.rundir import RunDir
 
 # Rows of the best and of the worst sentences shown by `evaluate`.
 SHOWN_EXAMPLES = 5
@@ -200,7 +201,9 @@ def compare_runs(run_dirs):
     for run_dir in run_dirs:
         run = RunDir(run_dir)
         config, _ = run.load_config()
-        saved_files = sorted(run.evaluations.glob("*.json")) if run.evaluations.is_dir() else []
+        # A killed evaluation's half-written file is not one.
+        found = run.evaluations.glob("*.json") if run.evaluations.is_dir() else []
+        saved_files = sorted(path for path in found if not is_temporary(path))
         if not saved_files:
             rows.append(
                 {

@@ -6,7 +6,7 @@ One set of layers serves two purposes:
 - the inference models, built from the same layers (`GruLayers`): an encoder
   run once per sentence, and a decoder step that maps the previous token and
   state to next-token logits; `GruDecoder` serves them to the translator
-  through the contract of seqlib.models.registry.
+  through the contract of seqlib.models.contract.
 
 The GRUs keep Keras defaults (tanh/sigmoid, `reset_after=True`, no recurrent
 dropout) so that on a GPU they run on the fused cuDNN kernel.
@@ -44,14 +44,14 @@ def build_training_model(config, source_vocab_size, target_vocab_size):
         keras.Model with inputs `context` int (batch, s) and `target_in` int (batch, t),
         output logits float32 (batch, t, target_vocab).
     """
-    units = config.units
+    units = config.model.units
     context = keras.Input(shape=(None,), dtype="int32", name="context")
     target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
 
     # Encoder: the source sentence becomes a sequence of vectors and one state.
-    source_vectors = keras.layers.Embedding(source_vocab_size, config.embedding_dim, mask_zero=True, name="source_embedding")(
-        context
-    )
+    source_vectors = keras.layers.Embedding(
+        source_vocab_size, config.model.embedding_dim, mask_zero=True, name="source_embedding"
+    )(context)
     source_vectors = keras.layers.Dropout(config.dropout_rate, name="source_dropout")(source_vectors)
     encoder_outputs, forward_state, backward_state = keras.layers.Bidirectional(
         keras.layers.GRU(units, return_sequences=True, return_state=True), name="encoder_gru"
@@ -63,9 +63,9 @@ def build_training_model(config, source_vocab_size, target_vocab_size):
 
     # Decoder: reads the target shifted by one (teacher forcing), starting from
     # the encoder's state, and attends over the encoder's outputs at every step.
-    target_vectors = keras.layers.Embedding(target_vocab_size, config.embedding_dim, mask_zero=True, name="target_embedding")(
-        target_in
-    )
+    target_vectors = keras.layers.Embedding(
+        target_vocab_size, config.model.embedding_dim, mask_zero=True, name="target_embedding"
+    )(target_in)
     target_vectors = keras.layers.Dropout(config.dropout_rate, name="target_dropout")(target_vectors)
     decoder_outputs, _ = keras.layers.GRU(units, return_sequences=True, return_state=True, name="decoder_gru")(
         target_vectors, initial_state=encoder_state
@@ -87,12 +87,12 @@ def _attend_and_project(decoder_outputs, encoder_outputs, attention_keys, contex
     def layer(name, make):
         return model.get_layer(name) if model is not None else make()
 
-    attended, attention_weights = layer("attention", lambda: LuongAttention(enabled=config.attention, name="attention"))(
+    attended, attention_weights = layer("attention", lambda: LuongAttention(enabled=config.model.attention, name="attention"))(
         decoder_outputs, attention_keys, encoder_outputs, context
     )
     combined = layer("attention_concat", lambda: keras.layers.Concatenate(name="attention_concat"))([decoder_outputs, attended])
     attention_vector = layer(
-        "attention_vector", lambda: keras.layers.Dense(config.units, activation="tanh", name="attention_vector")
+        "attention_vector", lambda: keras.layers.Dense(config.model.units, activation="tanh", name="attention_vector")
     )(combined)
     # Normalising before the vocabulary projection matters: without it this model
     # sat at the unigram loss for hundreds of steps (measured: 5.4 vs 2.5 after
@@ -159,7 +159,7 @@ class GruLayers:
 
 def build_inference_models(training_model, config):
     """Builds the encoder and the one-step decoder from the training model's layers."""
-    units = config.units
+    units = config.model.units
     layers = GruLayers.of(training_model)
     context = keras.Input(shape=(None,), dtype="int32", name="context")
     source_vectors = layers.source_embedding(context)
@@ -191,12 +191,11 @@ def build_inference_models(training_model, config):
 
 
 class GruDecoder(tf.Module):
-    """The architecture contract (see seqlib.models.registry) for the GRU model.
+    """The GRU model's decoder, meeting the contract of seqlib.models.contract.
 
     State (a dict, the batch first): `hidden` float (rows, units), the decoder
     GRU's state; `encoder_outputs` (rows, s, 2 * units); `attention_keys`
-    (rows, s, units); `context` int32 (rows, s); `attention` float32 (rows, s),
-    the last step's attention weights, for plots.
+    (rows, s, units); `context` int32 (rows, s).
     """
 
     # The same for every beam of a sentence: beam search does not reorder them.
@@ -213,21 +212,16 @@ class GruDecoder(tf.Module):
         """context int32 (rows, s) -> the start state (see the class); a GRU's state
         does not grow, so max_length (see seqlib.models.registry) changes nothing."""
         encoder_outputs, attention_keys, hidden = self.encoder(context, training=False)
-        return {
-            "hidden": hidden,
-            "encoder_outputs": encoder_outputs,
-            "attention_keys": attention_keys,
-            "context": context,
-            "attention": tf.zeros(tf.shape(context), tf.float32),
-        }
+        return {"hidden": hidden, "encoder_outputs": encoder_outputs, "attention_keys": attention_keys, "context": context}
 
-    def step(self, tokens, state):
-        """tokens int32 (rows,) -> (features (rows, units), the next state)."""
+    def next_features(self, tokens, state):
+        """tokens int32 (rows,) -> (features (rows, units), the next state, attention
+        weights float32 (rows, s))."""
         with one_token_mask_ignored():
             features, hidden, attention = self.decoder_features(
                 [tokens, state["hidden"], state["encoder_outputs"], state["attention_keys"], state["context"]], training=False
             )
-        return features, {**state, "hidden": hidden, "attention": tf.cast(attention, tf.float32)}
+        return features, {**state, "hidden": hidden}, tf.cast(attention, tf.float32)
 
 
 def gru_layers(model):
@@ -263,3 +257,15 @@ def cudnn_eligible(model):
         )
         for layer in gru_layers(model)
     }
+
+
+def build_decoder(training_model, config, max_length):
+    """The registry's hook: the GRU decoder sharing the training model's layers (its state
+    does not grow with the output, so max_length is not needed)."""
+    return GruDecoder(training_model, config)
+
+
+def layer_sizes(training_model):
+    """The registry's hook: (source ids, target ids, units) read from the model's layers."""
+    layers = GruLayers.of(training_model)
+    return layers.source_embedding.input_dim, layers.logits.units, layers.units

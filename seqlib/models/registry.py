@@ -1,77 +1,79 @@
-"""The contract between a model family and everything that serves it.
+"""The model families, and the one place that chooses between them.
 
-Each architecture builds a training model `(context, target_in) -> logits`
-and, from that model's own layers, a decoder object the translator drives:
+Each family has two modules: `<family>_settings.py` (pure Python: its settings
+dataclass and its presets' sizes, read before TensorFlow loads) and `<family>.py`
+(its layers), which provides
 
-    state = decoder.encode(context, max_length)   # once per sentence
-    features, state = decoder.step(tokens, state)  # once per generated token
-    logits = features @ decoder.projection.kernel + decoder.projection.bias
+    build_training_model(config, source_vocab_size, target_vocab_size) -> keras.Model
+        inputs context int32 (batch, s) and target_in int32 (batch, t);
+        output logits float32 (batch, t, target_vocab)
+    build_decoder(training_model, config, max_length) -> the decoder the translator drives
+        (its encode/next_features contract: seqlib/models/contract.py)
+    layer_sizes(training_model) -> (source ids, target ids, units) read from its layers
 
-- `context`: int32 (rows, s), source ids, 0 for padding.
-- `max_length`: int32 scalar or None, the most steps the search will take; a
-  state that grows with the output (the transformer's key/value cache) is
-  allocated for that many. None: the decoder's own maximum (a constant, for XLA).
-- `tokens`: int32 (rows,), the previous token of each row ([START] first).
-- `state`: a dict of Tensors, each with the rows first, so the search loops can
-  drop finished sentences and reorder beams without knowing what is inside.
-  It always holds `context` and `attention` float32 (rows, s), the step's
-  attention over the source (for plots).
-- `features`: float (rows, units), what the vocabulary projection reads; the
-  translator applies `projection` itself (forbidden tokens, bfloat16).
-- `fixed_keys`: the state entries that are the same for every beam of a
-  sentence, which beam search then need not reorder.
-
-The translator, search, export, bench and labs speak only to this contract.
+Everything else asks this module, by the family's name in `config.arch`; nothing
+outside it branches on that name.
 """
 
+import importlib
+from dataclasses import dataclass
+
 from seqlib.errors import SeqlibError
+from seqlib.models import gru_settings, transformer_settings
 
-ARCHITECTURES = ("gru", "transformer")
+
+@dataclass(frozen=True)
+class Family:
+    """One model family: its settings type, its presets' sizes and the module of its layers."""
+
+    name: str
+    settings: type  # the dataclass of its own settings (TrainConfig.model)
+    presets: dict  # preset name -> (settings, the shared TrainConfig settings it changes)
+    network: str  # the module with its layers (imports TensorFlow, so loaded on first use)
+
+    def layers_module(self):
+        return importlib.import_module(self.network)
 
 
-def check_architecture(name):
-    """Refuses an unknown architecture name (pure Python, before TensorFlow loads)."""
-    if name not in ARCHITECTURES:
+FAMILIES = {
+    family.name: family
+    for family in (
+        Family("gru", gru_settings.GruSettings, gru_settings.PRESETS, "seqlib.models.gru"),
+        Family(
+            "transformer", transformer_settings.TransformerSettings, transformer_settings.PRESETS, "seqlib.models.transformer"
+        ),
+    )
+}
+ARCHITECTURES = tuple(FAMILIES)
+
+
+def family(name):
+    """The Family called `name`, or a SeqlibError naming the ones there are (pure Python)."""
+    if name not in FAMILIES:
         raise SeqlibError(f"unknown architecture {name!r}: choose one of {', '.join(ARCHITECTURES)}")
-    return name
+    return FAMILIES[name]
 
 
 def build_training_model(config, source_vocab_size, target_vocab_size):
     """The training model of config.arch: inputs context (batch, s), target_in (batch, t);
     output logits float32 (batch, t, target_vocab)."""
-    check_architecture(config.arch)
-    if config.arch == "transformer":
-        from seqlib.models import transformer
-
-        return transformer.build_training_model(config, source_vocab_size, target_vocab_size)
-    from seqlib.models import gru
-
-    return gru.build_training_model(config, source_vocab_size, target_vocab_size)
+    return family(config.arch).layers_module().build_training_model(config, source_vocab_size, target_vocab_size)
 
 
 def build_decoder(training_model, config, max_length):
-    """The decoder object of the contract, sharing the training model's layers.
+    """The decoder the translator drives, sharing the training model's layers.
 
     max_length: the most tokens a sentence may generate (the transformer's cache length).
     """
-    check_architecture(config.arch)
-    if config.arch == "transformer":
-        from seqlib.models.transformer import TransformerDecoder
-
-        return TransformerDecoder(training_model, max_length)
-    from seqlib.models.gru import GruDecoder
-
-    return GruDecoder(training_model, config)
+    return family(config.arch).layers_module().build_decoder(training_model, config, max_length)
 
 
 def layer_sizes(training_model, config):
     """(source ids, target ids, units) of a trained model, read from its layers."""
-    if config.arch == "transformer":
-        from seqlib.models.transformer import TransformerLayers
+    return family(config.arch).layers_module().layer_sizes(training_model)
 
-        layers = TransformerLayers.of(training_model)
-        return layers.source_embedding.vocab_size, layers.logits.units, layers.units
-    from seqlib.models.gru import GruLayers
 
-    layers = GruLayers.of(training_model)
-    return layers.source_embedding.input_dim, layers.logits.units, layers.units
+def register_custom_objects():
+    """Imports every family's layers, so Keras can deserialize any saved model."""
+    for one in FAMILIES.values():
+        one.layers_module()

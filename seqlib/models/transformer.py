@@ -12,10 +12,10 @@ Pre-norm (LayerNorm before each sub-layer, a final LayerNorm after the stack)
 trains stably without the long warm-up the original post-norm layout needs,
 which matters for a 20-minute budget.
 
-Incremental decoding (`TransformerDecoder.step`) keeps every decoder layer's
-self-attention keys and values in the state, so one step projects one
+Incremental decoding (`TransformerDecoder.next_features`) keeps every decoder
+layer's self-attention keys and values in the state, so one step projects one
 position, not the whole prefix again; the cross-attention keys and values
-are computed once per sentence in `encode`.
+are computed once per sentence in `encode` (see seqlib.models.cached_attention).
 """
 
 import math
@@ -25,7 +25,7 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from seqlib.conventions import NEG_INF
+from seqlib.models.cached_attention import CachedMultiHeadAttention
 
 # Wavelengths of the position signal run from 2π to 10,000·2π (Vaswani et al. 2017, §3.5).
 MAX_WAVELENGTH = 10000.0
@@ -76,26 +76,6 @@ class PositionalEmbedding(keras.layers.Layer):
         return {**super().get_config(), "vocab_size": self.vocab_size, "units": self.units}
 
 
-def attend(query, key, value, visible):
-    """Scaled dot-product attention over explicitly projected heads.
-
-    Args:
-        query: float Tensor (batch, t, heads, head_dim).
-        key, value: float Tensors (batch, s, heads, head_dim).
-        visible: bool Tensor (batch, s) or (batch, t, s): where the query may look.
-
-    Returns:
-        attended: float Tensor (batch, t, heads, head_dim).
-        weights: float32 Tensor (batch, heads, t, s).
-    """
-    head_dim = ops.shape(query)[-1]
-    scores = ops.einsum("bthd,bshd->bhts", query, key) / ops.sqrt(ops.cast(head_dim, query.dtype))
-    scores = ops.cast(scores, "float32")
-    visible = visible[:, None, None, :] if len(visible.shape) == 2 else visible[:, None, :, :]
-    weights = ops.softmax(ops.where(visible, scores, NEG_INF), axis=-1)
-    return ops.einsum("bhts,bshd->bthd", ops.cast(weights, value.dtype), value), weights
-
-
 def _source_visible(context, queries):
     """bool (batch, t, s): every query position may see every real source token."""
     real = ops.not_equal(context, 0)[:, None, :]
@@ -140,8 +120,8 @@ class _Block(keras.layers.Layer):
         self.feed_forward = FeedForward(units, feed_forward_dim, dropout_rate, name="feed_forward")
         self.dropout = keras.layers.Dropout(dropout_rate)
 
-    def _attention(self, name):
-        return keras.layers.MultiHeadAttention(self.num_heads, self.units // self.num_heads, name=name)
+    def _attention(self, name, layer_class=keras.layers.MultiHeadAttention):
+        return layer_class(self.num_heads, self.units // self.num_heads, name=name)
 
     def get_config(self):
         sizes = {
@@ -178,16 +158,17 @@ class TransformerEncoderBlock(_Block):
 class TransformerDecoderBlock(_Block):
     """Causal self-attention, cross-attention over the encoder's outputs, feed-forward.
 
-    `call` reads whole target sequences (training, teacher forcing); `step`
-    reads one position and the key/value cache of the positions before it.
+    `call` reads whole target sequences (training, teacher forcing);
+    `call_with_cache` reads one position and the key/value cache of the positions
+    before it (decoding).
     """
 
     def __init__(self, units, num_heads, feed_forward_dim, dropout_rate, **kwargs):
         super().__init__(units, num_heads, feed_forward_dim, dropout_rate, **kwargs)
         self.self_attention_norm = keras.layers.LayerNormalization(name="self_attention_norm")
-        self.self_attention = self._attention("self_attention")
+        self.self_attention = self._attention("self_attention", CachedMultiHeadAttention)
         self.cross_attention_norm = keras.layers.LayerNormalization(name="cross_attention_norm")
-        self.cross_attention = self._attention("cross_attention")
+        self.cross_attention = self._attention("cross_attention", CachedMultiHeadAttention)
 
     def build(self, x_shape, memory_shape, context_shape):
         self.self_attention_norm.build(x_shape)
@@ -223,10 +204,10 @@ class TransformerDecoderBlock(_Block):
 
     def cross_key_value(self, memory):
         """The cross-attention's keys and values of a sentence, computed once: float (batch, s, heads, head_dim) each."""
-        return self.cross_attention._key_dense(memory), self.cross_attention._value_dense(memory)
+        return self.cross_attention.project_key_value(memory)
 
-    def step(self, x, position, cache, cross_key, cross_value, source_visible):
-        """One decoding step with a key/value cache.
+    def call_with_cache(self, x, position, cache, cross_key, cross_value, source_visible):
+        """One decoding position with a key/value cache.
 
         Args:
             x: float (rows, 1, units), the embedded previous token.
@@ -240,22 +221,18 @@ class TransformerDecoderBlock(_Block):
             x float (rows, 1, units), the updated cache, and the cross-attention
             weights float32 (rows, heads, 1, s).
         """
-        # keras.layers.MultiHeadAttention has no cache, so its projections are
-        # used one by one (the attributes keras-hub's cached attention uses too).
-        attention = self.self_attention
         normed = self.self_attention_norm(x)
-        keys, values = cache
-        slot = ops.cast(ops.one_hot(position, ops.shape(keys)[1]), keys.dtype)[:, :, None, None]
-        # Adding into the empty slot writes this position's key and value in place.
-        keys = keys + slot * attention._key_dense(normed)
-        values = values + slot * attention._value_dense(normed)
-        seen = ops.arange(ops.shape(keys)[1])[None, :] <= position[:, None]
-        attended, _ = attend(attention._query_dense(normed), keys, values, seen)
-        x = x + attention._output_dense(attended)
-        cross = self.cross_attention
-        attended, weights = attend(cross._query_dense(self.cross_attention_norm(x)), cross_key, cross_value, source_visible)
-        x = self.feed_forward(x + cross._output_dense(attended))
-        return x, (keys, values), weights
+        attended, cache = self.self_attention(normed, normed, cache=cache, cache_update_index=position)
+        x = x + attended
+        attended, weights, _ = self.cross_attention(
+            self.cross_attention_norm(x),
+            None,
+            attention_mask=source_visible,
+            return_attention_scores=True,
+            cache=(cross_key, cross_value),
+        )
+        x = self.feed_forward(x + attended)
+        return x, cache, weights
 
 
 @dataclass(frozen=True)
@@ -300,26 +277,26 @@ def build_training_model(config, source_vocab_size, target_vocab_size):
         output logits float32 (batch, t, target_vocab).
     """
     sizes = {
-        "units": config.units,
-        "num_heads": config.num_heads,
-        "feed_forward_dim": config.feed_forward_dim,
+        "units": config.model.units,
+        "num_heads": config.model.num_heads,
+        "feed_forward_dim": config.model.feed_forward_dim,
         "dropout_rate": config.dropout_rate,
     }
     context = keras.Input(shape=(None,), dtype="int32", name="context")
     target_in = keras.Input(shape=(None,), dtype="int32", name="target_in")
 
     # Encoder: every source position attends to every other real one.
-    x = PositionalEmbedding(source_vocab_size, config.units, name="source_embedding")(context)
+    x = PositionalEmbedding(source_vocab_size, config.model.units, name="source_embedding")(context)
     x = keras.layers.Dropout(config.dropout_rate, name="source_dropout")(x)
-    for index in range(config.num_layers):
+    for index in range(config.model.num_layers):
         x = TransformerEncoderBlock(**sizes, name=f"encoder_block_{index}")(x, context)
     memory = keras.layers.LayerNormalization(name="encoder_norm")(x)
 
     # Decoder: reads the target shifted by one (teacher forcing), each position
     # only its predecessors, and attends over the encoder's outputs.
-    y = PositionalEmbedding(target_vocab_size, config.units, name="target_embedding")(target_in)
+    y = PositionalEmbedding(target_vocab_size, config.model.units, name="target_embedding")(target_in)
     y = keras.layers.Dropout(config.dropout_rate, name="target_dropout")(y)
-    for index in range(config.num_layers):
+    for index in range(config.model.num_layers):
         y = TransformerDecoderBlock(**sizes, name=f"decoder_block_{index}")(y, memory, context)
     y = keras.layers.LayerNormalization(name="decoder_norm")(y)
     # float32 logits even under mixed precision: the softmax needs the range.
@@ -328,13 +305,12 @@ def build_training_model(config, source_vocab_size, target_vocab_size):
 
 
 class TransformerDecoder(tf.Module):
-    """The architecture contract (see seqlib.models.registry) for the transformer.
+    """The transformer's decoder, meeting the contract of seqlib.models.contract.
 
     State (a dict, the batch first): `context` (rows, s); `position` (rows,);
     per decoder block i, `keys_i`/`values_i` (rows, max_length, heads, head_dim),
     the self-attention cache, and `cross_keys_i`/`cross_values_i` (rows, s,
-    heads, head_dim); `attention` float32 (rows, s), the last block's
-    cross-attention averaged over heads, for plots.
+    heads, head_dim).
 
     Args:
         training_model: the model from build_training_model (its layers are shared).
@@ -364,11 +340,7 @@ class TransformerDecoder(tf.Module):
             x = block(x, context, training=False)
         memory = layers.encoder_norm(x)
         rows = ops.shape(context)[0]
-        state = {
-            "context": context,
-            "position": ops.zeros((rows,), "int32"),
-            "attention": ops.zeros(ops.shape(context), "float32"),
-        }
+        state = {"context": context, "position": ops.zeros((rows,), "int32")}
         for index, block in enumerate(layers.decoder_blocks):
             state[f"cross_keys_{index}"], state[f"cross_values_{index}"] = block.cross_key_value(memory)
             heads = block.num_heads
@@ -377,15 +349,17 @@ class TransformerDecoder(tf.Module):
             state[f"keys_{index}"], state[f"values_{index}"] = empty, empty
         return state
 
-    def step(self, tokens, state):
-        """tokens int32 (rows,) -> (features (rows, units), the next state)."""
+    def next_features(self, tokens, state):
+        """tokens int32 (rows,) -> (features (rows, units), the next state, attention
+        float32 (rows, s)): the attention is the last block's cross-attention averaged
+        over heads, for plots."""
         layers = self.layers
         position = state["position"]
         x = layers.target_embedding(tokens[:, None], positions=position[:, None], training=False)
         state = dict(state)
         source_visible = ops.not_equal(state["context"], 0)  # once a step, for every block
         for index, block in enumerate(layers.decoder_blocks):
-            x, (state[f"keys_{index}"], state[f"values_{index}"]), weights = block.step(
+            x, (state[f"keys_{index}"], state[f"values_{index}"]), weights = block.call_with_cache(
                 x,
                 position,
                 (state[f"keys_{index}"], state[f"values_{index}"]),
@@ -394,5 +368,18 @@ class TransformerDecoder(tf.Module):
                 source_visible,
             )
         state["position"] = position + 1
-        state["attention"] = ops.mean(weights[:, :, 0, :], axis=1)
-        return layers.decoder_norm(x)[:, 0, :], state
+        return layers.decoder_norm(x)[:, 0, :], state, ops.mean(weights[:, :, 0, :], axis=1)
+
+
+def build_decoder(training_model, config, max_length):
+    """The registry's hook: the cached decoder sharing the training model's layers.
+
+    max_length: the most tokens a sentence may generate (the key/value cache's length).
+    """
+    return TransformerDecoder(training_model, max_length)
+
+
+def layer_sizes(training_model):
+    """The registry's hook: (source ids, target ids, units) read from the model's layers."""
+    layers = TransformerLayers.of(training_model)
+    return layers.source_embedding.vocab_size, layers.logits.units, layers.units

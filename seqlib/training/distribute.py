@@ -13,12 +13,12 @@ import contextlib
 import keras
 import tensorflow as tf
 
+from seqlib.config import STRATEGIES
 from seqlib.errors import SeqlibError
-
-STRATEGIES = ("default", "mirrored", "multiworker", "tpu")
 
 
 def make_strategy(name="default"):
+    """The tf.distribute.Strategy named `name`, one of STRATEGIES (described above)."""
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":

@@ -94,7 +94,7 @@ def write_hparams(log_dir, config):
     """
     if any(log_dir.glob("events.out.tfevents.*")):
         return False
-    values = {key: value for key, value in config.to_dict().items() if value is not None}
+    values = {key: value for key, value in config.settings().items() if value is not None}
     writer = tf.summary.create_file_writer(str(log_dir))
     with writer.as_default():
         hparams_api.hparams_config(

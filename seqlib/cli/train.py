@@ -1,0 +1,90 @@
+"""`python -m seqlib train`: train a model into a run directory, or resume it."""
+
+import sys
+
+from seqlib.cli.arguments import positive_int
+from seqlib.cli.tfimport import load_tensorflow
+from seqlib.config import PRESET_NAMES, SCHEDULES, STRATEGIES, check_training_limits, get_preset
+from seqlib.models.registry import ARCHITECTURES
+from seqlib.rundir import RunDir
+
+
+def add_parser(verbs):
+    """Adds the `train` verb to an argparse subparsers object."""
+    parser = verbs.add_parser("train", help="train a model into a run directory (resumes if it exists)")
+    parser.add_argument("--config", required=True, metavar="PRESET", help=f"preset: {', '.join(PRESET_NAMES)}")
+    parser.add_argument(
+        "--arch",
+        choices=ARCHITECTURES,
+        help="model family (default gru); the preset sizes it; saved in the run, which every other verb reads",
+    )
+    parser.add_argument(
+        "--out", required=True, metavar="RUN_DIR", help="run directory (created; resumed if it holds a checkpoint)"
+    )
+    parser.add_argument("--epochs", type=int, help="number of epochs (default: the preset's)")
+    parser.add_argument("--max-pairs", type=positive_int, help="use only the first N pairs of the corpus")
+    parser.add_argument("--data", metavar="FILE", help="corpus of English<TAB>French lines (default: data/fra.txt.gz)")
+    parser.add_argument(
+        "--time-budget",
+        type=float,
+        metavar="SECONDS",
+        help="stop when this much time has passed (the epoch ends there and is checkpointed)",
+    )
+    parser.add_argument(
+        "--schedule",
+        choices=SCHEDULES,
+        default="budget",
+        help="with --time-budget: 'budget' (default) warms the learning rate up, then decays it to 1%% as the "
+        "budget runs out; 'constant' keeps the preset's rate",
+    )
+    parser.add_argument(
+        "--strategy",
+        default="default",
+        choices=STRATEGIES,
+        help="tf.distribute strategy (default: one device); the batch size is per replica",
+    )
+    return parser
+
+
+def run(args):
+    """Trains as the parsed arguments say; returns the exit status."""
+    config = get_preset(args.config, args.arch or "gru")
+    check_training_limits(args.epochs, args.time_budget)
+    check_corpus_and_run(args, config)
+    load_tensorflow(collective_ops=args.strategy == "multiworker")
+    from seqlib.training.train import train
+
+    if args.epochs is not None:
+        config = config.replace(epochs=args.epochs)
+    if args.max_pairs is not None:
+        config = config.replace(max_pairs=args.max_pairs)
+    train(
+        config,
+        args.out,
+        data_path=args.data,
+        time_budget=args.time_budget,
+        schedule=args.schedule,
+        verbose=2 if not sys.stderr.isatty() else "auto",
+        strategy=args.strategy,
+        explicit=tuple(name for name, value in (("max_pairs", args.max_pairs), ("arch", args.arch)) if value is not None),
+    )
+    print(f"trained model saved in {args.out}", file=sys.stderr)
+    return 0
+
+
+def check_corpus_and_run(args, config):
+    """Refuses a run directory or a corpus that training could not use, before the slow import."""
+    run_dir = RunDir(args.out)
+    resuming = run_dir.path.exists() and (not run_dir.path.is_dir() or run_dir.config_file.exists())
+    if resuming:
+        run_dir.load_config()  # a file in the way, or a run to resume that this seqlib cannot read
+    if args.data is None:
+        return
+    from seqlib.data.corpus import check_corpus_file, read_pairs  # pandas, not TensorFlow: quick before the slow import
+
+    if resuming:
+        check_corpus_file(args.data)  # a resumed run reads its own corpus
+    else:
+        # Every line training will read (and the file itself), checked before the slow
+        # import: a bad line is an error in about a second, not after TensorFlow's 8.
+        read_pairs(args.data, max_pairs=args.max_pairs if args.max_pairs is not None else config.max_pairs)

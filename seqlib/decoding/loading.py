@@ -1,0 +1,56 @@
+"""A Translator from a run directory alone, or from a model still training."""
+
+from seqlib.conventions import automatic_max_length
+from seqlib.data.vocabulary import load_vocabulary
+from seqlib.decoding.translator import Translator
+from seqlib.errors import RunDirError, first_line
+from seqlib.models.loading import load_training_model
+from seqlib.models.registry import build_decoder, layer_sizes
+
+
+def load_translator(path, max_output_tokens=None, jit_compile=False, bfloat16_projection=False):
+    """Builds a Translator from a run directory alone (jit_compile, bfloat16_projection: see Translator)."""
+    run, config, model = load_training_model(path)
+    source_vocabulary = load_vocabulary(run.source_vocab)
+    target_vocabulary = load_vocabulary(run.target_vocab)
+    check_model_matches_run(run, config, model, source_vocabulary, target_vocabulary)
+    return build_translator(
+        model, config, source_vocabulary, target_vocabulary, max_output_tokens, jit_compile, bfloat16_projection
+    )
+
+
+def check_model_matches_run(run, config, model, source_vocabulary, target_vocabulary):
+    """Refuses a model whose family, width or vocabularies differ from what the run says."""
+    try:
+        *found, units = layer_sizes(model, config)
+    except ValueError as error:  # a layer the family needs is missing
+        raise RunDirError(
+            f"{run.path}: the model is not a {config.arch} model as config.json says ({first_line(error)}); "
+            "the run is damaged, retrain it"
+        ) from None
+    if units != config.model.units:
+        raise RunDirError(
+            f"{run.config_file}: says units={config.model.units} but the model has {units}; the run is damaged, retrain it"
+        )
+    expected = [len(source_vocabulary) + 2, len(target_vocabulary) + 2]
+    if expected != found:
+        raise RunDirError(
+            f"{run.path}: the vocabularies ({expected[0]} source, {expected[1]} target ids) do not match "
+            f"the model ({found[0]}, {found[1]}); the run is damaged, retrain it"
+        )
+
+
+def build_translator(
+    model, config, source_vocabulary, target_vocabulary, max_output_tokens=None, jit_compile=False, bfloat16_projection=False
+):
+    """A Translator sharing the training model's layers (so it follows training)."""
+    max_output_tokens = max_output_tokens or automatic_max_length(config.max_tokens)
+    return Translator(
+        build_decoder(model, config, max_output_tokens),
+        source_vocabulary,
+        target_vocabulary,
+        max_source_tokens=config.max_tokens,
+        max_output_tokens=max_output_tokens,
+        jit_compile=jit_compile,
+        bfloat16_projection=bfloat16_projection,
+    )

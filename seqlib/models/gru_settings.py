@@ -1,0 +1,26 @@
+"""The GRU family's own settings and each preset's sizes.
+
+Pure Python, so the command line and `RunDir.load_config` read them before
+TensorFlow loads; the layers themselves are in seqlib/models/gru.py.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class GruSettings:
+    """What only a GRU encoder–decoder has; saved under "model" in config.json."""
+
+    embedding_dim: int = 256  # width of both embeddings
+    units: int = 512  # decoder GRU units; the bidirectional encoder has this many per direction
+    attention: bool = True  # False leaves the decoder only the thought vector (lab 3's experiment)
+
+
+# Each preset's GRU sizes, and the shared training settings it changes (none: the
+# GRU presets are seqlib.config.TRAINING_PRESETS as they stand).
+PRESETS = {
+    "tiny": (GruSettings(embedding_dim=64, units=128), {}),
+    # Output-layer size dominates CPU time, so the GRUs are 256 units beside 8,000-word vocabularies.
+    "cpu": (GruSettings(embedding_dim=256, units=256), {}),
+    "gpu": (GruSettings(embedding_dim=512, units=1024), {}),
+}

@@ -1,0 +1,36 @@
+"""The transformer family's own settings and each preset's sizes.
+
+Pure Python, so the command line and `RunDir.load_config` read them before
+TensorFlow loads; the layers themselves are in seqlib/models/transformer.py.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class TransformerSettings:
+    """What only a transformer encoder–decoder has; saved under "model" in config.json."""
+
+    units: int = 512  # model width: embeddings, attention and every block's output
+    num_layers: int = 3  # encoder blocks, and as many decoder blocks
+    num_heads: int = 4  # attention heads (units must be a multiple)
+    feed_forward_dim: int = 1024  # width of each block's feed-forward layer
+
+
+# Each preset's transformer sizes, and the shared training settings it changes: the
+# same data, vocabularies, batches and budgets as the GRU preset of the same name,
+# so the two families compare at equal cost.
+PRESETS = {
+    "tiny": (TransformerSettings(units=64, num_layers=2, num_heads=4, feed_forward_dim=128), {"learning_rate": 2e-3}),
+    # Sized by measured training speed on 2 AVX2 cores (seqlib.bench.training.train_seqlib, 40 s each,
+    # target tokens/s): 3 + 3 blocks 256 wide with 1,024-wide feed-forward layers ran
+    # 1,337 (0.39x the GRU cpu preset's 3,451), 2 + 2 blocks with 512-wide ones 2,032,
+    # and these 3 + 3 blocks 192 wide with 512-wide ones 2,226, with fewer parameters
+    # than the GRU (7.1 M vs 7.8 M): the most blocks a 20-minute budget affords.
+    "cpu": (TransformerSettings(units=192, num_layers=3, num_heads=4, feed_forward_dim=512), {"learning_rate": 1e-3}),
+    # The transformer-base layout (Vaswani et al. 2017): 6 + 6 blocks, 512 wide. Not yet measured on a GPU.
+    "gpu": (
+        TransformerSettings(units=512, num_layers=6, num_heads=8, feed_forward_dim=2048),
+        {"dropout_rate": 0.1, "learning_rate": 7e-4},
+    ),
+}

@@ -1,0 +1,1 @@
+"""seqlib's tests: a package, so that `from tests.helpers import ...` finds this folder's helpers.py first."""
