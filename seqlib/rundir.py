@@ -1,5 +1,5 @@
-"""The run directory: its paths and small files (pure Python; the model is loaded by
-seqlib.models.loading, a translator by seqlib.decoding.loading).
+"""The run directory: its paths and small files (pure Python; the model and a translator
+are loaded by seqlib.decoding.loading).
 
 RUN_DIR/
   config.json          seqlib format version, TrainConfig, corpus ("bundled" or relative to RUN_DIR)

@@ -9,9 +9,8 @@ from seqlib.data.corpus import read_pairs
 from seqlib.data.pipeline import shift_for_teacher_forcing
 from seqlib.data.text import add_start_end, standardize
 from seqlib.data.vocabulary import make_vectorizer
-from seqlib.decoding.loading import load_translator
+from seqlib.decoding.loading import load_training_model, load_translator
 from seqlib.evaluation.exposure import loss_by_position
-from seqlib.models.loading import load_training_model
 from seqlib.rundir import RunDir
 
 

@@ -46,8 +46,8 @@ def test_gpu_preset_trains_and_resumes_with_finite_loss(gpu_run):
 
 
 def test_gpu_preset_model_is_mixed_float16_with_float32_logits_and_cudnn_grus(gpu_run):
+    from seqlib.decoding.loading import load_training_model
     from seqlib.models.gru import cudnn_eligible
-    from seqlib.models.loading import load_training_model
 
     _, config, model = load_training_model(gpu_run[0])
     assert config.model.units == 1024 and config.mixed_precision

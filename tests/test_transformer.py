@@ -10,10 +10,9 @@ import pytest
 import tensorflow as tf
 
 from seqlib.config import TrainConfig, get_preset
-from seqlib.decoding.loading import load_translator
+from seqlib.decoding.loading import load_training_model, load_translator
 from seqlib.decoding.serving import translate_sentences
 from seqlib.errors import SeqlibError
-from seqlib.models.loading import load_training_model
 from seqlib.models.registry import build_decoder, build_training_model
 from seqlib.rundir import RunDir
 from tests.helpers import run_main_here, summaries

@@ -10,8 +10,7 @@ import tensorflow as tf
 
 from seqlib.bench.timer import first_call_s, mean_seconds
 from seqlib.conventions import DEFAULT_ALPHA
-from seqlib.decoding.loading import build_translator, load_translator
-from seqlib.models.loading import load_training_model
+from seqlib.decoding.loading import build_translator, load_training_model, load_translator
 
 # Sentences a batch in the batched figures.
 BATCH = 64

@@ -1,11 +1,30 @@
-"""A Translator from a run directory alone, or from a model still training."""
+"""A run's trained model, and a Translator from a run directory alone or from a model still training."""
+
+import keras
 
 from seqlib.conventions import automatic_max_length
 from seqlib.data.vocabulary import load_vocabulary
 from seqlib.decoding.translator import Translator
 from seqlib.errors import RunDirError, first_line
-from seqlib.models.loading import load_training_model
-from seqlib.models.registry import build_decoder, layer_sizes
+from seqlib.models.registry import build_decoder, layer_sizes, register_custom_objects
+from seqlib.rundir import RunDir
+
+
+def load_training_model(path):
+    """Loads RUN_DIR/model.keras with safe_mode=True (no Lambda, no pickle).
+
+    Returns:
+        (RunDir, TrainConfig, keras.Model): the model's inputs context (batch, s) and
+        target_in (batch, t), its output logits (batch, t, target_vocab).
+    """
+    register_custom_objects()
+    run = RunDir(path)
+    config = run.check_trained()
+    try:
+        model = keras.models.load_model(run.model_file, compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises many types for damaged or mismatched files
+        raise RunDirError(f"{run.model_file}: cannot load the model ({type(error).__name__}: {first_line(error)})") from None
+    return run, config, model
 
 
 def load_translator(path, max_output_tokens=None, jit_compile=False, bfloat16_projection=False):

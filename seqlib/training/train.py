@@ -15,10 +15,10 @@ import tensorflow as tf
 
 from seqlib.config import SCHEDULES, TrainConfig, check_training_limits
 from seqlib.data import corpus, vocabulary
+from seqlib.decoding.loading import load_training_model
 from seqlib.errors import SeqlibError
 from seqlib.files import remove_temporaries
 from seqlib.models.gru import compile_model
-from seqlib.models.loading import load_training_model
 from seqlib.models.metrics import TargetTokens
 from seqlib.models.registry import build_training_model
 from seqlib.training.callbacks import monitor_for, training_callbacks
