@@ -171,6 +171,14 @@ def tiny_translator(tiny_run):
 
 
 @pytest.fixture(scope="session")
+def tiny_export(tmp_path_factory, tiny_run):
+    """tiny_run exported once a session as a standalone SavedModel (seqlib.decoding.export)."""
+    from seqlib.decoding.export import export
+
+    return shared_run(tmp_path_factory, "tiny_export", lambda out: export(tiny_run, out))
+
+
+@pytest.fixture(scope="session")
 def transformer_run(tmp_path_factory):
     """A tiny transformer trained once a session through the command line's main (1 epoch of 1,500 pairs)."""
 

@@ -94,3 +94,16 @@ def summaries(log_dir):
             for value in event.summary.value:
                 found[f"{path.parent.name}/{value.tag}"] = value.metadata.plugin_data.plugin_name
     return found
+
+
+def hparams_records(log_dir):
+    """HParams plugin data (HParamsPluginData) of the event files directly in log_dir."""
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    records = []
+    for path in log_dir.glob("events.out.tfevents.*"):
+        for event in events(path):
+            for value in event.summary.value:
+                if value.metadata.plugin_data.plugin_name == "hparams":
+                    records.append(plugin_data_pb2.HParamsPluginData.FromString(value.metadata.plugin_data.content))
+    return records

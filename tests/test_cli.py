@@ -98,7 +98,9 @@ def test_resuming_says_which_new_settings_it_ignores(own_run):
 
 @pytest.mark.core
 def test_train_resumes_from_the_last_epoch(own_run):
-    done = run_seqlib("train", "--config", "tiny", "--out", own_run, "--epochs", "2", "--max-pairs", "2000")
+    # In this process: cli_run itself was trained by a `python -m seqlib train` process, and
+    # test_reliability resumes killed ones the same way.
+    done = run_main_here("train", "--config", "tiny", "--out", own_run, "--epochs", "2", "--max-pairs", "2000")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     assert b"resuming from epoch 1" in done.stderr
     assert (own_run / "checkpoints" / "epoch-0002.weights.h5").exists()
@@ -150,7 +152,9 @@ def test_usage_errors_are_one_line_before_tensorflow_loads(cli_run, tmp_path, ar
     [["translate", "--model", "{run}", "--beam", "100000", "Go."], ["evaluate", "--model", "{run}", "--beam", "100000"]],
 )
 def test_more_beams_than_target_words_is_one_line(cli_run, args):
-    done = run_seqlib(*[arg.format(run=cli_run) for arg in args])
+    # Known only once the model is loaded, so after TensorFlow: main() in this process
+    # (a process's one-line error after the import: the non-UTF-8 stdin test).
+    done = run_main_here(*[arg.format(run=cli_run) for arg in args])
     assert done.returncode == 2
     assert one_line_error(done).startswith(f"seqlib {args[0]}: error: --beam 100000 is more than the model's")
 
@@ -351,7 +355,7 @@ def test_corpus_with_bom_and_crlf_trains(tmp_path):
 
 
 def test_bfloat16_projection_from_the_command_line(cli_run, own_run):
-    done = run_seqlib("translate", "--model", cli_run, "--bfloat16", "--beam", "2", input=b"Go.\n\nI am cold.\n")
+    done = run_main_here("translate", "--model", cli_run, "--bfloat16", "--beam", "2", "Go.", "", "I am cold.")
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     lines = done.stdout.decode().split("\n")
     assert len(lines) == 4 and lines[1] == "" and lines[0] and lines[2] and lines[3] == ""

@@ -142,8 +142,8 @@ def test_on_colab_the_setup_cell_installs_the_course_and_changes_none_of_colabs_
         "import seqlib.files\n"
         "print(json.dumps({'seqlib': seqlib.__file__, 'corpus': str(seqlib.files.BUNDLED_CORPUS),\n"
         "                  'corpus_exists': seqlib.files.BUNDLED_CORPUS.is_file(), 'colab': 'google.colab' in sys.modules}))\n"
-        "print(json.dumps(str(course.start_lab('tiny', use_drive=True).run_dir)), json.dumps(drive.mounted))\n"
-        "print(json.dumps(str(course.start_lab('tiny').run_dir)))"
+        "print(json.dumps(str(labs.start_lab('tiny', use_drive=True).run_dir)), json.dumps(drive.mounted))\n"
+        "print(json.dumps(str(labs.start_lab('tiny').run_dir)))"
     )
     # Lab 1's parameters, its setup cells (installing, then importing seqlib's text ops), the probe,
     # and the setup cell once more, as a learner running all cells again.

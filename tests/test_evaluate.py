@@ -10,7 +10,7 @@ from seqlib.data.text import detokenize, normalize_reference, standardize
 from seqlib.errors import SeqlibError
 from seqlib.evaluation import scores
 from seqlib.rundir import RunDir
-from tests.helpers import run_seqlib
+from tests.helpers import run_main_here
 
 
 class ScriptedTranslator:
@@ -79,7 +79,8 @@ def test_best_and_worst_never_show_a_sentence_twice(count):
 def test_evaluate_prints_signature_best_and_worst_and_where_it_saved(tmp_path, tiny_run):
     run_copy = tmp_path / "run"
     shutil.copytree(tiny_run, run_copy)
-    finished = run_seqlib("evaluate", "--model", run_copy, "--limit", 20)
+    # main() in this process: what is printed is tested here; how a command's process ends, by test_cli's subprocesses.
+    finished = run_main_here("evaluate", "--model", run_copy, "--limit", 20)
     assert finished.returncode == 0, finished.stderr.decode()
     output = finished.stdout.decode()
     assert re.search(r"^BLEU \d+\.\d\d  chrF \d+\.\d\d", output, re.MULTILINE), output

@@ -9,15 +9,19 @@ from seqlib.data.corpus import read_pairs
 from seqlib.data.pipeline import shift_for_teacher_forcing
 from seqlib.data.text import add_start_end, standardize
 from seqlib.data.vocabulary import make_vectorizer
-from seqlib.decoding.loading import load_training_model, load_translator
+from seqlib.decoding.loading import load_training_model
 from seqlib.evaluation.exposure import loss_by_position
 from seqlib.rundir import RunDir
 
 
-@pytest.mark.parametrize("run", ["tiny_run", "transformer_run"])
-def test_teacher_forced_losses_are_the_training_models_and_position_one_is_shared(run, request):
-    run_dir = request.getfixturevalue(run)
-    translator = load_translator(run_dir)
+@pytest.mark.parametrize(
+    "run, translator",
+    [("tiny_run", "tiny_translator"), ("transformer_run", "transformer_translator")],
+    ids=["tiny_run", "transformer_run"],
+)
+def test_teacher_forced_losses_are_the_training_models_and_position_one_is_shared(run, translator, request):
+    # The session's translator of the run: loss_by_position only reads it.
+    run_dir, translator = request.getfixturevalue(run), request.getfixturevalue(translator)
     pairs = read_pairs(RunDir(run_dir).test_pairs).drop_duplicates("english").head(24)
     english, french = list(pairs["english"]), list(pairs["french"])
 

@@ -11,10 +11,11 @@ from seqlib.config import get_preset
 from seqlib.errors import SeqlibError
 from seqlib.files import BUNDLED_CORPUS
 from seqlib.rundir import BUNDLED, RunDir
+from tests.helpers import hparams_records, summaries
 
 
 @pytest.mark.core
-def test_a_copied_run_resumes_translates_evaluates_and_exports_in_its_new_folder(tiny_run, tmp_path):
+def test_a_copied_run_resumes_without_rewriting_its_hparams_and_translates_evaluates_exports(tiny_run, tmp_path):
     from seqlib.decoding.export import export
     from seqlib.decoding.loading import load_translator
     from seqlib.evaluation.scores import evaluate_run
@@ -30,6 +31,10 @@ def test_a_copied_run_resumes_translates_evaluates_and_exports_in_its_new_folder
     train(get_preset("tiny").replace(epochs=epochs + 1), moved, verbose=0)
     assert RunDir(moved).latest_checkpoint()[0] == epochs + 1
     assert RunDir(tiny_run).latest_checkpoint()[0] == epochs, "the original run was left as it was"
+    # TensorBoard's logs go on; the hparams are not written again, or the trial would
+    # start twice in the HParams dashboard.
+    assert "validation/epoch_loss" in summaries(moved / "logs")
+    assert len(hparams_records(moved / "logs")) == 2  # one experiment, one session start
 
     translator = load_translator(moved)
     assert translator.translate(tf.constant(["I am cold."]))["translation"].shape == (1,)

@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from seqlib.decoding.export import export
 from seqlib.decoding.serving import translate_sentences
 
 SENTENCES = ["Go.", "I am cold.", "Who are you?", "", "We won!", "   ", "Tom is here."]
@@ -64,15 +63,14 @@ def test_attention_weights_for_plotting(tiny_translator):
 
 
 @pytest.mark.core
-def test_export_runs_without_seqlib_and_matches(tiny_run, tiny_translator, tmp_path):
-    exported = export(tiny_run, tmp_path / "export")
+def test_export_runs_without_seqlib_and_matches(tiny_export, tiny_translator, tmp_path):
     expected_greedy = [h[0][0] for h in translate_sentences(tiny_translator, SENTENCES)]
     expected_beam = [[text for text, _ in h] for h in translate_sentences(tiny_translator, SENTENCES, beam_width=3, n_best=2)]
     script = f"""
 import importlib.util, json, sys
 import tensorflow as tf, tensorflow_text  # noqa: F401  registers the text ops
 assert importlib.util.find_spec("seqlib") is None, "seqlib must not be importable here"
-model = tf.saved_model.load({str(exported)!r})
+model = tf.saved_model.load({str(tiny_export)!r})
 text = tf.constant({SENTENCES!r})
 greedy = [t.decode() for t in model.signatures["translate"](text=text)["translation"].numpy()]
 beam = model.signatures["translate_beam"](text=text, beam_width=tf.constant(3), n_best=tf.constant(2))
@@ -89,12 +87,11 @@ print(json.dumps({{"greedy": greedy, "beam": beam}}))
     assert result["beam"] == expected_beam
 
 
-def test_exported_model_survives_random_unicode(tiny_run, tmp_path):
+def test_exported_model_survives_random_unicode(tiny_export):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
     from fuzz_export import fuzz
 
-    exported = export(tiny_run, tmp_path / "fuzz_export")
-    fuzz(str(exported), count=300, seed=1)  # raises on a crash, or on an output missing or not UTF-8
+    fuzz(str(tiny_export), count=300, seed=1)  # raises on a crash, or on an output missing or not UTF-8
 
 
 def test_xla_greedy_gives_the_same_translations(tiny_run, tiny_translator):
