@@ -76,11 +76,11 @@ class TrainConfig:
         values = dict(values)
         settings_type = family(values.get("arch", "gru")).settings
         shared_fields = {field.name for field in dataclasses.fields(cls)}
+        own_fields = {field.name for field in dataclasses.fields(settings_type)}
         if "model" in values:
             model_values = values.pop("model")
         else:
-            every_family_field = {field.name for other in _all_settings_types() for field in dataclasses.fields(other)}
-            own_fields = {field.name for field in dataclasses.fields(settings_type)}
+            every_family_field = {field.name for one in FAMILIES.values() for field in dataclasses.fields(one.settings)}
             model_values = {key: values[key] for key in own_fields if key in values}
             if values.get("attention", True) is False and "attention" not in own_fields:
                 raise SeqlibError(f"attention=False is for arch 'gru'; a {values.get('arch')} config cannot turn it off")
@@ -88,15 +88,10 @@ class TrainConfig:
         unknown = sorted(set(values) - shared_fields)
         if unknown:
             raise SeqlibError(f"config has unknown fields {unknown}: was it written by a newer seqlib?")
-        own_fields = {field.name for field in dataclasses.fields(settings_type)}
         unknown = sorted(set(model_values) - own_fields)
         if unknown:
             raise SeqlibError(f"config's {values.get('arch', 'gru')} settings have unknown fields {unknown}")
         return cls(**values, model=settings_type(**model_values))
-
-
-def _all_settings_types():
-    return [one.settings for one in FAMILIES.values()]
 
 
 PRESET_NAMES = ("tiny", "cpu", "gpu")
