@@ -143,21 +143,23 @@ def shared_runs_stay_as_trained():
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
-    """A tiny model trained in-process for the whole test session (about 15 s)."""
+    """A tiny model with WordPiece vocabularies, trained in-process for the whole test session (about 15 s)."""
     from seqlib.config import get_preset
     from seqlib.training.train import train
 
-    return shared_run(
-        tmp_path_factory, "tiny_run", lambda run_dir: train(get_preset("tiny").replace(epochs=2), run_dir, verbose=0)
-    )
+    config = get_preset("tiny").replace(epochs=2, tokenizer="wordpiece")
+    return shared_run(tmp_path_factory, "tiny_run", lambda run_dir: train(config, run_dir, verbose=0))
 
 
 @pytest.fixture(scope="session")
 def cli_run(tmp_path_factory):
-    """A tiny model trained once a session by the command line, as a user would (1 epoch of 2,000 pairs)."""
+    """A tiny model with word vocabularies, trained once a session by the command line, as a
+    user would (1 epoch of 2,000 pairs); tiny_run is the WordPiece one."""
 
     def train_by_the_command_line(run_dir):
-        done = run_seqlib("train", "--config", "tiny", "--out", run_dir, "--epochs", "1", "--max-pairs", "2000")
+        done = run_seqlib(
+            "train", "--config", "tiny", "--tokenizer", "word", "--out", run_dir, "--epochs", "1", "--max-pairs", "2000"
+        )
         assert done.returncode == 0, done.stderr.decode()[-3000:]
 
     return shared_run(tmp_path_factory, "cli_run", train_by_the_command_line)
@@ -180,11 +182,23 @@ def tiny_export(tmp_path_factory, tiny_run):
 
 @pytest.fixture(scope="session")
 def transformer_run(tmp_path_factory):
-    """A tiny transformer trained once a session through the command line's main (1 epoch of 1,500 pairs)."""
+    """A tiny WordPiece transformer trained once a session through the command line's main (1 epoch of 1,500 pairs)."""
 
     def train_by_the_command_line(run_dir):
         done = run_main_here(
-            "train", "--config", "tiny", "--arch", "transformer", "--out", run_dir, "--epochs", "1", "--max-pairs", "1500"
+            "train",
+            "--config",
+            "tiny",
+            "--arch",
+            "transformer",
+            "--tokenizer",
+            "wordpiece",
+            "--out",
+            run_dir,
+            "--epochs",
+            "1",
+            "--max-pairs",
+            "1500",
         )
         assert done.returncode == 0, done.stderr.decode()[-3000:]
 

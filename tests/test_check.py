@@ -9,7 +9,14 @@ import tensorflow_text as tf_text
 
 from seqlib.conventions import NEG_INF
 from seqlib.course import check
-from seqlib.course.check.data import STANDARDIZE_CASES, generated_sentences
+from seqlib.course.check.data import (
+    STANDARDIZE_CASES,
+    WORDPIECE_CASES,
+    generated_sentences,
+    generated_wordpiece_cases,
+    greedy_wordpiece,
+    wordpiece_reference,
+)
 from seqlib.data.pipeline import shift_for_teacher_forcing
 from seqlib.data.text import PUNCTUATION, standardize
 from seqlib.decoding.search import length_penalty
@@ -43,6 +50,7 @@ def todo(*args):
     [
         check.teacher_forcing,
         check.standardize,
+        check.wordpiece,
         check.attention,
         check.decoder,
         check.masked_loss,
@@ -123,6 +131,75 @@ def test_standardize_also_grades_seeded_generated_sentences(capsys):
         check.standardize, lambda text: learner_standardize(text, "[\\p{Zs}\\t]"), "generated sentence that mixes the rules"
     )
     assert "\\u200b" in message
+
+
+def learner_wordpiece(
+    word, vocabulary, shortest=False, output_joiner=True, lookup_joiner=True, joiner_first=False, failure="unk"
+):
+    """WordPiece's split as a learner might write it, with a choice of the usual mistakes."""
+    pieces, start = [], 0
+    while start < len(word):
+        ends = range(start + 1, len(word) + 1) if shortest else range(len(word), start, -1)
+        prefix = "##" if start > 0 or joiner_first else ""
+        found = next((end for end in ends if (prefix if lookup_joiner else "") + word[start:end] in vocabulary), None)
+        if found is None:
+            if failure == "unk":
+                return ["[UNK]"]
+            if failure == "partial":
+                return pieces + ["[UNK]"]
+            start += 1  # "skip": drops the character
+            continue
+        pieces.append((prefix if output_joiner else "") + word[start:found])
+        start = found
+    return pieces
+
+
+def test_wordpiece(capsys):
+    passes(capsys, check.wordpiece, learner_wordpiece)
+    passes(capsys, check.wordpiece, lambda word, vocabulary: tuple(learner_wordpiece(word, vocabulary)))
+    fails(check.wordpiece, lambda w, v: learner_wordpiece(w, v, shortest=True), "SHORTEST", "LONGEST", "word = ")
+    fails(check.wordpiece, lambda w, v: learner_wordpiece(w, v, output_joiner=False), 'forgot the "##" prefix', "'##ons'")
+    fails(check.wordpiece, lambda w, v: learner_wordpiece(w, v, joiner_first=True), 'the "##" prefix on the first piece')
+    fails(check.wordpiece, lambda w, v: learner_wordpiece(w, v, failure="partial"), 'pieces found so far plus "[UNK]"')
+    fails(check.wordpiece, lambda w, v: learner_wordpiece(w, v, failure="skip"), "skipped that character")
+    # Mid-word pieces looked up bare ("ons" is not in the vocabulary, "##ons" is): the "##" form must be looked up.
+    message = fails(check.wordpiece, lambda w, v: learner_wordpiece(w, v, lookup_joiner=False), "looked up the bare piece")
+    assert "word = 'mangeons'" in message and "got:      ['[UNK]']" in message
+    fails(check.wordpiece, lambda w, v: learner_wordpiece(w, v, lookup_joiner=False, output_joiner=False), 'You ignored "##"')
+    # Two mistakes at once: both are named.
+    message = fails(check.wordpiece, lambda w, v: learner_wordpiece(w, v, shortest=True, failure="partial"), "SHORTEST")
+    assert 'plus "[UNK]"' in message
+    fails(check.wordpiece, lambda w, v: " ".join(learner_wordpiece(w, v)), "return a list of the pieces", "got:      a str")
+    fails(check.wordpiece, lambda w, v: None, "return a list of the pieces", "did you forget a `return`")
+
+
+def test_the_wordpiece_reference_is_fast_wordpiece_and_the_generated_words_need_every_rule():
+    generated = generated_wordpiece_cases(np.random.default_rng(3))
+    assert generated == generated_wordpiece_cases(np.random.default_rng(3))  # seeded: the same every run
+    cases = [(vocabulary, [word]) for _, word, vocabulary in WORDPIECE_CASES] + generated
+    splits = [
+        (word, vocabulary, expected)
+        for vocabulary, words in cases
+        for word, expected in zip(words, wordpiece_reference(words, vocabulary))
+    ]
+    # tensorflow-text's FastWordpieceTokenizer and the plain greedy loop agree, on the named words and the generated ones.
+    for word, vocabulary, expected in splits:
+        assert greedy_wordpiece(word, vocabulary) == expected, word
+    outcomes = [expected for _, _, expected in splits[len(WORDPIECE_CASES) :]]
+    assert any(expected == ["[UNK]"] for expected in outcomes) and sum(len(expected) > 2 for expected in outcomes) >= 5
+    # Every single mistake changes the split of at least one generated word.
+    for mistake in (
+        {"longest": False},
+        {"lookup": "never"},
+        {"mark": "never"},
+        {"mark": "always"},
+        {"on_failure": "partial"},
+        {"on_failure": "skip"},
+    ):
+        assert any(
+            greedy_wordpiece(word, vocabulary, **mistake) != expected
+            for word, vocabulary, expected in splits[len(WORDPIECE_CASES) :]
+        ), mistake
 
 
 # ---- lab 2 -------------------------------------------------------------------

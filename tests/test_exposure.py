@@ -8,7 +8,8 @@ import tensorflow as tf
 from seqlib.data.corpus import read_pairs
 from seqlib.data.pipeline import shift_for_teacher_forcing
 from seqlib.data.text import add_start_end, standardize
-from seqlib.data.vocabulary import make_vectorizer
+from seqlib.data.tokenizers import make_vectorizer
+from seqlib.data.vocabulary import load_vocabulary
 from seqlib.decoding.loading import load_training_model
 from seqlib.evaluation.exposure import loss_by_position
 from seqlib.rundir import RunDir
@@ -27,8 +28,9 @@ def test_teacher_forced_losses_are_the_training_models_and_position_one_is_share
 
     table = loss_by_position(translator, english, french)
 
-    vocabulary = [token.decode() for token in translator.target_tokens.numpy()[2:]]
-    target = make_vectorizer(vocabulary, ragged=True)(add_start_end(standardize(tf.constant(french))))
+    config, _ = RunDir(run_dir).load_config()
+    vocabulary = load_vocabulary(RunDir(run_dir).target_vocab)
+    target = make_vectorizer(config.tokenizer, vocabulary, ragged=True)(add_start_end(standardize(tf.constant(french))))
     target_in, target_out = shift_for_teacher_forcing(tf.cast(target.to_tensor(), tf.int32))
     _, _, model = load_training_model(run_dir)
     logits = model([translator.vectorize(tf.constant(english)), target_in], training=False)

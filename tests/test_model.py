@@ -52,8 +52,8 @@ def test_padding_does_not_change_loss_or_accuracy(model):
     assert float(metric.result()) == pytest.approx(float(masked_accuracy(target_out, logits)))
 
 
-@pytest.mark.parametrize("scale", [1.0, 60.0])
-def test_token_cross_entropy_equals_tensorflows_with_its_gradient(scale):
+@pytest.mark.parametrize("scale, label_smoothing", [(1.0, 0.0), (60.0, 0.0), (1.0, 0.1), (60.0, 0.1)])
+def test_token_cross_entropy_equals_tensorflows_with_its_gradient(scale, label_smoothing):
     # scale 60: most probabilities underflow to 0 in float32, and the loss
     # must still be finite and exact where the target is among them.
     rng = np.random.default_rng(int(scale))
@@ -68,10 +68,17 @@ def test_token_cross_entropy_equals_tensorflows_with_its_gradient(scale):
             total = tf.reduce_sum(losses * weights)
         return losses, tape.gradient(total, logits)
 
-    losses, gradient = loss_and_gradient(token_cross_entropy)
-    expected_losses, expected_gradient = loss_and_gradient(
-        lambda labels, logits: tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
-    )
+    def keras_smoothed(labels, logits):
+        one_hot = tf.one_hot(labels, 40)
+        return keras.losses.categorical_crossentropy(one_hot, logits, from_logits=True, label_smoothing=label_smoothing)
+
+    losses, gradient = loss_and_gradient(lambda labels, logits: token_cross_entropy(labels, logits, label_smoothing))
+    if label_smoothing:
+        expected_losses, expected_gradient = loss_and_gradient(keras_smoothed)
+    else:
+        expected_losses, expected_gradient = loss_and_gradient(
+            lambda labels, logits: tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)
+        )
     assert np.isfinite(losses.numpy()).all()
     np.testing.assert_allclose(losses.numpy(), expected_losses.numpy(), rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(gradient.numpy(), expected_gradient.numpy(), atol=1e-6)

@@ -13,7 +13,7 @@ import pandas as pd
 
 from seqlib.bench.flops import fraction_of_peak, training_flops_per_target_token
 from seqlib.bench.timer import Stopwatch
-from seqlib.data import corpus, vocabulary
+from seqlib.data import corpus, tokenizers
 from seqlib.data.pipeline import keep_shorter_than, make_dataset, vectorize_pairs
 from seqlib.models.gru import compile_model
 from seqlib.models.registry import build_training_model
@@ -35,15 +35,15 @@ class Sample:
         preset's sizes, so the embedding and output layers cost what they cost in real training."""
         pairs = corpus.read_pairs()
         pairs = pairs.sample(min(count, len(pairs)), random_state=seed)
-        source = vocabulary.build_vocabulary(list(pairs.english), config.source_vocab_size, 2)
-        target = vocabulary.build_vocabulary(list(pairs.french), config.target_vocab_size, 2, vocabulary.TARGET_SPECIAL_TOKENS)
+        # Learned from the sample, words or pieces as the preset says (pieces make sentences longer).
+        source, target = tokenizers.build_vocabularies(config, list(pairs.english), list(pairs.french))
         source += [f"<unused{i}>" for i in range(config.source_vocab_size - 2 - len(source))]
         target += [f"<unused{i}>" for i in range(config.target_vocab_size - 2 - len(target))]
         ids = vectorize_pairs(
             pairs.english,
             pairs.french,
-            vocabulary.make_vectorizer(source, ragged=True),
-            vocabulary.make_vectorizer(target, ragged=True),
+            tokenizers.make_vectorizer(config.tokenizer, source, ragged=True),
+            tokenizers.make_vectorizer(config.tokenizer, target, ragged=True),
         )
         return cls(pairs, source, target, *keep_shorter_than(*ids, config.max_tokens))
 

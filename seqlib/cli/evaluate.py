@@ -82,6 +82,8 @@ def print_summary(result, best, worst):
     print(
         f"{result['n']} distinct sources from {result['pairs']}, {result['decoding']} decoding (beam {result['beam_width']}), {result['sentences_per_s']} sentences/s"
     )
+    by_length = "  ".join(f"{label} {row['bleu']:.1f} ({row['sentences']})" for label, row in result["by_length"].items())
+    print(f"BLEU by source length (sentences): {by_length}")
     print(f"sacreBLEU: {result['bleu_signature']}")
     print(f"           {result['chrf_signature']}")
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):

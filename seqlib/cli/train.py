@@ -2,9 +2,9 @@
 
 import sys
 
-from seqlib.cli.arguments import positive_int
+from seqlib.cli.arguments import UsageError, positive_int
 from seqlib.cli.tfimport import load_tensorflow
-from seqlib.config import PRESET_NAMES, SCHEDULES, STRATEGIES, check_training_limits, get_preset
+from seqlib.config import PRESET_NAMES, SCHEDULES, STRATEGIES, TOKENIZERS, check_training_limits, get_preset
 from seqlib.models.registry import ARCHITECTURES
 from seqlib.rundir import RunDir
 
@@ -20,6 +20,24 @@ def add_parser(verbs):
     )
     parser.add_argument(
         "--out", required=True, metavar="RUN_DIR", help="run directory (created; resumed if it holds a checkpoint)"
+    )
+    parser.add_argument(
+        "--tokenizer",
+        choices=TOKENIZERS,
+        help="tokens the model reads and writes: 'word' (whole words) or 'wordpiece' (subword pieces learned "
+        "from the training split); default: the preset's; saved in the run, which every other verb reads",
+    )
+    parser.add_argument(
+        "--vocab-size",
+        type=positive_int,
+        metavar="N",
+        help="tokens in each vocabulary, English and French (default: the preset's)",
+    )
+    parser.add_argument(
+        "--label-smoothing",
+        type=float,
+        metavar="EPSILON",
+        help="share of each target spread over the whole vocabulary, e.g. 0.1 (default: the preset's)",
     )
     parser.add_argument("--epochs", type=int, help="number of epochs (default: the preset's)")
     parser.add_argument("--max-pairs", type=positive_int, help="use only the first N pairs of the corpus")
@@ -50,6 +68,8 @@ def run(args):
     """Trains as the parsed arguments say; returns the exit status."""
     config = get_preset(args.config, args.arch or "gru")
     check_training_limits(args.epochs, args.time_budget)
+    if args.label_smoothing is not None and not 0 <= args.label_smoothing < 1:
+        raise UsageError(f"--label-smoothing must be at least 0 and below 1, got {args.label_smoothing:g}")
     check_corpus_and_run(args, config)
     load_tensorflow(collective_ops=args.strategy == "multiworker")
     from seqlib.training.train import train
@@ -58,6 +78,12 @@ def run(args):
         config = config.replace(epochs=args.epochs)
     if args.max_pairs is not None:
         config = config.replace(max_pairs=args.max_pairs)
+    if args.tokenizer is not None:
+        config = config.replace(tokenizer=args.tokenizer)
+    if args.vocab_size is not None:
+        config = config.replace(source_vocab_size=args.vocab_size, target_vocab_size=args.vocab_size)
+    if args.label_smoothing is not None:
+        config = config.replace(label_smoothing=args.label_smoothing)
     train(
         config,
         args.out,
@@ -66,10 +92,23 @@ def run(args):
         schedule=args.schedule,
         verbose=2 if not sys.stderr.isatty() else "auto",
         strategy=args.strategy,
-        explicit=tuple(name for name, value in (("max_pairs", args.max_pairs), ("arch", args.arch)) if value is not None),
+        explicit=explicit_settings(args),
     )
     print(f"trained model saved in {args.out}", file=sys.stderr)
     return 0
+
+
+def explicit_settings(args):
+    """The config fields the user set on the command line, for the note on resume."""
+    given = {
+        "max_pairs": args.max_pairs,
+        "arch": args.arch,
+        "tokenizer": args.tokenizer,
+        "source_vocab_size": args.vocab_size,
+        "target_vocab_size": args.vocab_size,
+        "label_smoothing": args.label_smoothing,
+    }
+    return tuple(name for name, value in given.items() if value is not None)
 
 
 def check_corpus_and_run(args, config):

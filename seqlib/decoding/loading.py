@@ -72,4 +72,5 @@ def build_translator(
         max_output_tokens=max_output_tokens,
         jit_compile=jit_compile,
         bfloat16_projection=bfloat16_projection,
+        tokenizer=config.tokenizer,
     )

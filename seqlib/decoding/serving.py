@@ -3,7 +3,6 @@
 import tensorflow as tf
 
 from seqlib.conventions import DEFAULT_ALPHA
-from seqlib.data.text import standardize
 
 # Inputs longer than this many characters are cut before tokenising; the model
 # reads at most `max_tokens` tokens anyway, and this bounds the work on huge lines.
@@ -31,9 +30,8 @@ def truncation_warnings(translator, sentences, first_line_number=1):
     token_counts = [None] * len(sentences)
     if max_tokens is not None and sentences:
         max_tokens = int(max_tokens)
-        # The same standardisation and whitespace split the translator's vectorizer uses.
         cut = tf.constant([sentence[:MAX_INPUT_CHARACTERS] for sentence in sentences], tf.string)
-        token_counts = tf.strings.split(standardize(cut)).row_lengths().numpy().tolist()
+        token_counts = translator.source_lengths(cut).numpy().tolist()
     messages = []
     for offset, (sentence, tokens) in enumerate(zip(sentences, token_counts)):
         where = f"line {first_line_number + offset}"

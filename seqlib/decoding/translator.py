@@ -15,7 +15,7 @@ import tensorflow as tf
 
 from seqlib.conventions import DEFAULT_ALPHA, END_ID, NEG_INF, START_ID, automatic_max_length
 from seqlib.data.text import detokenize, standardize
-from seqlib.data.vocabulary import make_vectorizer
+from seqlib.data.tokenizers import WORD, ids_to_words, make_vectorizer
 from seqlib.decoding import search
 
 TEXT = tf.TensorSpec([None], tf.string, name="text")
@@ -32,7 +32,8 @@ class Translator(tf.Module):
     Args:
         decoder: the model's decoder (seqlib.models.contract.Decoder, from
             seqlib.models.registry.build_decoder).
-        source_vocabulary, target_vocabulary: lists of tokens (ids from 2 on).
+        source_vocabulary, target_vocabulary: lists of tokens (ids from 2 on):
+            words, or WordPiece pieces.
         max_source_tokens: longer inputs are truncated to this many tokens.
         max_output_tokens: the most tokens generated for one sentence.
         jit_compile: run greedy search's numeric part (encoder and loop) with XLA.
@@ -44,6 +45,8 @@ class Translator(tf.Module):
             of a finished model. On CPUs with AMX or AVX512-BF16 beam search
             is 15-25 % faster and greedy about the same (see bench/README.md),
             elsewhere slower; a near tie between two words can go the other way.
+        tokenizer: what the vocabularies hold, "word" or "wordpiece"
+            (seqlib.config.TOKENIZERS): how text becomes ids and ids text.
     """
 
     def __init__(
@@ -55,6 +58,7 @@ class Translator(tf.Module):
         max_output_tokens,
         jit_compile=False,
         bfloat16_projection=False,
+        tokenizer=WORD,
     ):
         super().__init__(name="translator")
         self.jit_compile = jit_compile
@@ -69,7 +73,10 @@ class Translator(tf.Module):
             # Kernel and bias from the same moment, whatever happens to the model later.
             self.bfloat16_kernel = tf.Variable(tf.cast(self.projection.kernel, tf.bfloat16), trainable=False)
             self.bfloat16_bias = tf.Variable(tf.cast(self.projection.bias, tf.float32), trainable=False)
-        self.source_vectorizer = make_vectorizer(source_vocabulary)
+        self.tokenizer = tokenizer
+        self.source_vectorizer = make_vectorizer(tokenizer, source_vocabulary)
+        self.target_vectorizer = make_vectorizer(tokenizer, target_vocabulary, ragged=True)
+        self.source_tokens = tf.constant(["", "[UNK]"] + list(source_vocabulary))
         self.target_tokens = tf.constant(["", "[UNK]"] + list(target_vocabulary))
         self.max_source_tokens = tf.constant(max_source_tokens, tf.int32)
         self.max_output_tokens = tf.constant(max_output_tokens, tf.int32)
@@ -89,10 +96,33 @@ class Translator(tf.Module):
 
     def to_text(self, tokens):
         """int32 (..., t) ids -> tf.string (...): words only, detokenized."""
-        words = tf.ragged.boolean_mask(tf.gather(self.target_tokens, tokens), tokens > END_ID)
+        kept = tf.ragged.boolean_mask(tokens, tokens > END_ID)
         if tokens.shape.rank == 3:
-            words = words.merge_dims(0, 1)
+            kept = kept.merge_dims(0, 1)
+        words = ids_to_words(self.target_vectorizer, self.target_tokens, kept)
         return tf.reshape(detokenize(words), tf.shape(tokens)[:-1])
+
+    def source_lengths(self, text):
+        """tf.string (batch,) -> int32 (batch,): how many tokens each sentence is,
+        before `vectorize` truncates it to max_source_tokens."""
+        return tf.reduce_sum(tf.cast(self.source_vectorizer(standardize(text)) != 0, tf.int32), axis=1)
+
+    def source_pieces(self, sentence):
+        """The tokens the encoder reads for one sentence (str), as a list of str: its
+        standardized words, or for WordPiece its pieces ("zyzz", "##y", ...), truncated."""
+        ids = self.vectorize(tf.constant([sentence])).numpy()[0]
+        ids = ids[: int((ids != 0).sum())]
+        if self.tokenizer == WORD:
+            # The words themselves, also those the vocabulary lacks (read as [UNK]).
+            return standardize(tf.constant([sentence])).numpy()[0].decode("utf-8").split()[: len(ids)]
+        return [token.decode("utf-8") for token in tf.gather(self.source_tokens, ids).numpy()]
+
+    def target_pieces(self, ids):
+        """Generated ids, a list of int, -> the token of each (str): a word, or a piece."""
+        if self.tokenizer == WORD:
+            # Each word as it would be written alone.
+            return [word.decode("utf-8") for word in self.to_text(tf.constant([[i] for i in ids], tf.int32)).numpy()]
+        return [token.decode("utf-8") for token in tf.gather(self.target_tokens, list(ids)).numpy()]
 
     # ---- the step function the search loops drive --------------------------
 

@@ -15,7 +15,6 @@ import tensorflow as tf
 from seqlib.conventions import PAD_ID
 from seqlib.data.pipeline import shift_for_teacher_forcing
 from seqlib.data.text import add_start_end, standardize
-from seqlib.data.vocabulary import make_vectorizer
 
 
 def loss_by_position(translator, english, french):
@@ -36,8 +35,7 @@ def loss_by_position(translator, english, french):
     """
     if len(english) != len(french) or not english:
         raise ValueError(f"need aligned, non-empty pairs: got {len(english)} English and {len(french)} French sentences")
-    vocabulary = [token.decode() for token in translator.target_tokens.numpy()[2:]]
-    target = make_vectorizer(vocabulary, ragged=True)(add_start_end(standardize(tf.constant(list(french)))))
+    target = translator.target_vectorizer(add_start_end(standardize(tf.constant(list(french)))))
     target_in, target_out = shift_for_teacher_forcing(tf.cast(target.to_tensor(), tf.int32))
     context = translator.vectorize(tf.constant(list(english)))
     length = int(target_in.shape[1])

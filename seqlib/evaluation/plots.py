@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 from matplotlib.figure import Figure
 
-from seqlib.data.text import END_TOKEN, standardize
+from seqlib.data.text import END_TOKEN
 from seqlib.data.vocabulary import END_ID
 
 
@@ -44,7 +44,7 @@ def attention_of(translator, sentence):
     """Greedy-translates one sentence and returns what its heatmap shows.
 
     Only the translator's public methods are used, so any Translator (or an
-    object with the same `greedy`, `vectorize` and `to_text`) will do.
+    object with the same `greedy`, `source_pieces` and `target_pieces`) will do.
 
     Returns:
         (source tokens: list of str (s), generated tokens: list of str (t), ending
@@ -53,17 +53,14 @@ def attention_of(translator, sentence):
     """
     text = tf.constant([sentence])
     result = translator.greedy(text, tf.constant(0))
-    # The translator truncates long inputs; its padding id 0 marks where the source ends.
-    source_length = int(np.count_nonzero(translator.vectorize(text).numpy()[0]))
-    source_tokens = standardize(text).numpy()[0].decode("utf-8").split()[:source_length]
+    source_tokens = translator.source_pieces(sentence)
+    source_length = len(source_tokens)
     ids = result["tokens"].numpy()[0]
     ended = np.flatnonzero(ids == END_ID)
     # Up to the end token included; a sentence that never ended fills every step.
     length = int(ended[0]) + 1 if ended.size else len(np.trim_zeros(ids, "b"))
     ids = ids[:length]
-    # One id a row, so each token is shown as the word it stands for ("" for [END]).
-    words = [word.decode("utf-8") for word in translator.to_text(tf.constant(ids[:, np.newaxis], tf.int32)).numpy()]
-    output_tokens = [END_TOKEN if i == END_ID else word for i, word in zip(ids, words)]
+    output_tokens = [END_TOKEN if i == END_ID else token for i, token in zip(ids, translator.target_pieces(ids))]
     weights = result["attention"].numpy()[0, :length, :source_length]
     return source_tokens, output_tokens, weights, result["translations"].numpy()[0, 0].decode("utf-8")
 

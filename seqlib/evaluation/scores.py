@@ -102,6 +102,10 @@ def evaluate_run(run_dir, pairs_file=None, beam_width=None, alpha=DEFAULT_ALPHA,
         sentences_per_s=round(len(sources) / seconds, 1),
         bfloat16_projection=getattr(translator, "bfloat16_kernel", None) is not None,
     )
+    by_length = score_by_length(sources, references, hypotheses, buckets=SUMMARY_BUCKETS)
+    result["by_length"] = {
+        label: {"sentences": int(row.sentences), "bleu": row.bleu, "chrf": row.chrf} for label, row in by_length.iterrows()
+    }
     result["examples"] = pd.DataFrame(
         {
             "source": sources,
@@ -118,6 +122,9 @@ def evaluate_run(run_dir, pairs_file=None, beam_width=None, alpha=DEFAULT_ALPHA,
 
 # Source lengths in words, bucketed for score_by_length: (first, last) of each bucket; last None: no limit.
 LENGTH_BUCKETS = ((1, 3), (4, 5), (6, 7), (8, 9), (10, 12), (13, None))
+# Fewer, for evaluate's summary: where short sentences end and long ones (11 words and more) begin.
+SUMMARY_BUCKETS = ((1, 4), (5, 7), (8, 10), (11, None))
+LONG_SENTENCES = "11+ words"
 
 
 def score_by_length(sources, references, hypotheses, buckets=LENGTH_BUCKETS):
@@ -209,6 +216,7 @@ def compare_runs(run_dirs):
                 {
                     "run": str(run_dir),
                     "preset": config.name,
+                    "tokenizer": config.tokenizer,
                     "decoding": f"none yet: run python -m seqlib evaluate --model {run_dir}",
                 }
             )
@@ -224,11 +232,15 @@ def compare_runs(run_dirs):
                 {
                     "run": str(run_dir),
                     "preset": config.name,
+                    "tokenizer": config.tokenizer,
                     "decoding": path.stem,
                     "bleu": saved["bleu"],
                     "chrf": saved["chrf"],
                     "bleu_folded": saved.get("bleu_folded"),
+                    # Evaluations saved before by_length existed have none.
+                    "bleu_11plus_words": saved.get("by_length", {}).get(LONG_SENTENCES, {}).get("bleu"),
                     "n": saved["n"],
                 }
             )
-    return pd.DataFrame(rows, columns=["run", "preset", "decoding", "bleu", "chrf", "bleu_folded", "n"])
+    columns = ["run", "preset", "tokenizer", "decoding", "bleu", "chrf", "bleu_folded", "bleu_11plus_words", "n"]
+    return pd.DataFrame(rows, columns=columns)

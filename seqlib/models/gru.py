@@ -109,7 +109,10 @@ def _attend_and_project(decoder_outputs, encoder_outputs, attention_keys, contex
 def compile_model(model, config, extra_metrics=()):
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=5.0),
-        loss=masked_loss,
+        # The plain function when there is no smoothing, as models saved before it had.
+        loss=keras.losses.LossFunctionWrapper(masked_loss, name="masked_loss", label_smoothing=config.label_smoothing)
+        if config.label_smoothing
+        else masked_loss,
         metrics=[MaskedAccuracy(), *extra_metrics],
         jit_compile=config.jit_compile,
     )

@@ -5,8 +5,13 @@ import tensorflow as tf
 from keras import ops
 
 
-def token_cross_entropy(target_out, logits):
+def token_cross_entropy(target_out, logits, label_smoothing=0.0):
     """-log softmax(logits)[target] for every position, with its gradient.
+
+    With label_smoothing ε the target is (1 - ε) on the right token and ε spread
+    evenly over the vocabulary (Szegedy et al. 2016; Vaswani et al. 2017 use 0.1):
+    the loss is (1 - ε) (-log p[target]) + ε mean over the vocabulary of -log p,
+    so the model is never pushed to certainty on one of several right words.
 
     The same numbers as tf.nn.sparse_softmax_cross_entropy_with_logits, about
     twice as fast on an x86 CPU with oneDNN, TensorFlow's default there
@@ -18,11 +23,13 @@ def token_cross_entropy(target_out, logits):
     Args:
         target_out: int Tensor (batch, t).
         logits: float32 Tensor (batch, t, vocab).
+        label_smoothing: ε, a Python float in [0, 1).
 
     Returns:
         float32 Tensor (batch, t).
     """
     target_out = tf.cast(target_out, tf.int32)
+    on_target = 1.0 - label_smoothing
 
     @tf.custom_gradient
     def cross_entropy(logits):
@@ -31,14 +38,22 @@ def token_cross_entropy(target_out, logits):
         # probability is at least 1 / vocab, so its log cannot underflow.
         log_normalizer = tf.reduce_max(logits, axis=-1) - tf.math.log(tf.reduce_max(probabilities, axis=-1))
         losses = log_normalizer - tf.gather(logits, target_out, batch_dims=2)
+        if label_smoothing:
+            # -log p averaged over the vocabulary is log_normalizer - mean(logits).
+            spread = log_normalizer - tf.reduce_mean(logits, axis=-1)
+            losses = on_target * losses + label_smoothing * spread
 
         def gradient(upstream):
-            # upstream (batch, t) × (softmax − one_hot(target)), the one-hot
+            # upstream (batch, t) × (softmax − smoothed one_hot(target)), the one-hot
             # subtracted at one entry a row instead of built vocabulary-wide.
-            scaled = tf.reshape(probabilities * upstream[..., tf.newaxis], [-1, tf.shape(logits)[-1]])
+            vocab = tf.shape(logits)[-1]
+            probabilities_minus_spread = probabilities
+            if label_smoothing:
+                probabilities_minus_spread = probabilities - label_smoothing / tf.cast(vocab, probabilities.dtype)
+            scaled = tf.reshape(probabilities_minus_spread * upstream[..., tf.newaxis], [-1, vocab])
             rows = tf.range(tf.shape(scaled)[0])
             targets = tf.stack([rows, tf.reshape(target_out, [-1])], axis=1)
-            scaled = tf.tensor_scatter_nd_sub(scaled, targets, tf.reshape(upstream, [-1]))
+            scaled = tf.tensor_scatter_nd_sub(scaled, targets, on_target * tf.reshape(upstream, [-1]))
             return tf.reshape(scaled, tf.shape(logits))
 
         return losses, gradient
@@ -47,12 +62,13 @@ def token_cross_entropy(target_out, logits):
 
 
 @keras.saving.register_keras_serializable(package="seqlib")
-def masked_loss(target_out, logits):
+def masked_loss(target_out, logits, label_smoothing=0.0):
     """Mean cross-entropy over real (non-padding) target tokens.
 
     Args:
         target_out: int Tensor (batch, t), 0 for padding.
         logits: float Tensor (batch, t, vocab).
+        label_smoothing: ε, see token_cross_entropy; 0 is plain cross-entropy.
 
     Returns:
         float scalar. For an untrained model it is about log(vocab).
@@ -60,9 +76,13 @@ def masked_loss(target_out, logits):
     logits = ops.cast(logits, "float32")
     # Accelerators keep the fused kernel, which is fast there (and measured).
     if tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("TPU"):
-        losses = keras.losses.sparse_categorical_crossentropy(target_out, logits, from_logits=True)
+        if label_smoothing:
+            one_hot = ops.one_hot(target_out, ops.shape(logits)[-1])
+            losses = keras.losses.categorical_crossentropy(one_hot, logits, from_logits=True, label_smoothing=label_smoothing)
+        else:
+            losses = keras.losses.sparse_categorical_crossentropy(target_out, logits, from_logits=True)
     else:
-        losses = token_cross_entropy(target_out, logits)
+        losses = token_cross_entropy(target_out, logits, label_smoothing)
     mask = ops.cast(ops.not_equal(target_out, 0), losses.dtype)
     return ops.sum(losses * mask) / ops.maximum(ops.sum(mask), 1.0)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
-from seqlib.data import vocabulary
+from seqlib.data import tokenizers
 from seqlib.data.pipeline import keep_shorter_than, make_dataset, vectorize_pairs
 
 
@@ -41,8 +41,8 @@ def training_data(config, splits, source_tokens, target_tokens, replicas, comple
     Returns:
         TrainingData.
     """
-    source_vectorizer = vocabulary.make_vectorizer(source_tokens, ragged=True)
-    target_vectorizer = vocabulary.make_vectorizer(target_tokens, ragged=True)
+    source_vectorizer = tokenizers.make_vectorizer(config.tokenizer, source_tokens, ragged=True)
+    target_vectorizer = tokenizers.make_vectorizer(config.tokenizer, target_tokens, ragged=True)
 
     def dataset(pairs, shuffle_seed, repeat, validation=False):
         source, target = vectorize_pairs(pairs["english"], pairs["french"], source_vectorizer, target_vectorizer)

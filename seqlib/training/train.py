@@ -7,6 +7,7 @@ the distribution strategy, and its callbacks (callbacks.py).
 """
 
 import contextlib
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,7 @@ import keras
 import tensorflow as tf
 
 from seqlib.config import SCHEDULES, TrainConfig, check_training_limits
-from seqlib.data import corpus, vocabulary
+from seqlib.data import corpus, tokenizers, vocabulary
 from seqlib.decoding.loading import load_training_model
 from seqlib.errors import SeqlibError
 from seqlib.files import remove_temporaries
@@ -151,15 +152,23 @@ def train_locked(run, request):
 def run_vocabularies(run, config, splits, resuming):
     """The run's (source_tokens, target_tokens), lists of str.
 
-    A resumed run reads its own back. A new run builds them from its train split and
-    saves them, with its test split beside them for `evaluate`.
+    A resumed run reads its own back: the vocabulary files are the cache of what
+    was learned. A new run learns them from its train split (words or WordPiece,
+    as config.tokenizer says), says how long that took, and saves them with its
+    test split beside them for `evaluate`. Learning happens before training
+    starts, so it does not count against a time budget.
     """
     if resuming:
         run.require(run.source_vocab, run.target_vocab)
         return vocabulary.load_vocabulary(run.source_vocab), vocabulary.load_vocabulary(run.target_vocab)
-    source_tokens = vocabulary.build_vocabulary(list(splits.train["english"]), config.source_vocab_size, config.min_count)
-    target_tokens = vocabulary.build_vocabulary(
-        list(splits.train["french"]), config.target_vocab_size, config.min_count, vocabulary.TARGET_SPECIAL_TOKENS
+    started = time.perf_counter()
+    source_tokens, target_tokens = tokenizers.build_vocabularies(
+        config, list(splits.train["english"]), list(splits.train["french"])
+    )
+    say(
+        f"{config.tokenizer} vocabularies: {len(source_tokens) + 2} English and {len(target_tokens) + 2} French tokens, "
+        f"learned from {len(splits.train)} training pairs in {time.perf_counter() - started:.1f} s "
+        "(before training, outside any time budget)"
     )
     vocabulary.save_vocabulary(source_tokens, run.source_vocab)
     vocabulary.save_vocabulary(target_tokens, run.target_vocab)

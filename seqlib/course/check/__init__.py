@@ -16,7 +16,7 @@ an exercise notebook fails exactly at its TODOs and nowhere else.
 This package's public face is the graders, gathered here from the modules that
 hold them so that a lab needs only `check.<exercise>`:
 
-    data               lab 1: standardize, teacher_forcing
+    data               lab 1: standardize, wordpiece, teacher_forcing
     attention_decoder  lab 2: attention, decoder
     training           lab 3: masked_loss, train_step
     search             lab 4: greedy_step, greedy_search, beam_top_k, beam_search
@@ -27,7 +27,7 @@ hold them so that a lab needs only `check.<exercise>`:
 
 from seqlib.course.check.attention_decoder import attention, decoder
 from seqlib.course.check.beyond_rnns import mean_pool, self_attention, sentence_search
-from seqlib.course.check.data import standardize, teacher_forcing
+from seqlib.course.check.data import standardize, teacher_forcing, wordpiece
 from seqlib.course.check.report import CheckFailed
 from seqlib.course.check.search import beam_search, beam_top_k, greedy_search, greedy_step
 from seqlib.course.check.training import masked_loss, train_step
@@ -47,4 +47,5 @@ __all__ = [
     "standardize",
     "teacher_forcing",
     "train_step",
+    "wordpiece",
 ]
