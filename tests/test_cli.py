@@ -135,6 +135,8 @@ def test_train_resumes_from_the_last_epoch(own_run):
         (["train", "--config", "tiny", "--out", "{missing}", "--epochs", "0"], "--epochs must be at least 1"),
         (["train", "--config", "tiny", "--out", "{missing}", "--time-budget", "-5"], "--time-budget must be a positive"),
         (["train", "--config", "tiny", "--out", "{missing}", "--data", "{missing}"], "no such file"),
+        (["train", "--config", "tiny", "--out", "{missing}", "--label-smoothing", "1"], "--label-smoothing must be at least 0"),
+        (["train", "--config", "tiny", "--out", "{missing}", "--tokenizer", "bpe"], "invalid choice: 'bpe'"),
         (["bench", "--model", "{missing}"], "no such run directory"),
     ],
 )

@@ -91,9 +91,11 @@ def test_evaluate_prints_signature_best_and_worst_and_where_it_saved(tmp_path, t
     assert best < worst
     for table in (output[best:worst], output[worst:]):
         assert re.search(r"source\s+references\s+hypothesis\s+sentence_bleu", table), table
+    assert re.search(r"^BLEU by source length \(sentences\): 1-4 words \d+\.\d \(\d+\)", output, re.MULTILINE), output
     saved = run_copy / "evaluations" / "greedy-first20.json"
     assert output.rstrip().endswith(f"saved in {saved}")
-    assert json.loads(saved.read_text())["n"] == 20
+    saved = json.loads(saved.read_text())
+    assert saved["n"] == 20 and sum(bucket["sentences"] for bucket in saved["by_length"].values()) == 20
 
 
 def test_fold_strips_accents_and_case():
@@ -111,6 +113,9 @@ def test_saved_results_are_compared(tmp_path, tiny_run):
     assert path.name == "greedy-pairs.json"
     table = scores.compare_runs([run_copy])
     assert table.loc[table.decoding == "greedy-pairs", "bleu"].iloc[0] == result["bleu"]
+    # Short sentences only here: no 11+ words bucket, so no score for it.
+    assert table.loc[table.decoding == "greedy-pairs", "tokenizer"].iloc[0] == "wordpiece"
+    assert table["bleu_11plus_words"].isna().all()
 
 
 def test_evaluations_with_other_settings_do_not_overwrite_each_other(tmp_path, tiny_run):

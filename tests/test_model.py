@@ -9,7 +9,7 @@ from seqlib.config import TrainConfig, get_preset
 from seqlib.conventions import START_ID
 from seqlib.models.attention import LuongAttention
 from seqlib.models.gru import build_inference_models, build_training_model, compile_model
-from seqlib.models.losses import MaskedAccuracy, masked_accuracy, masked_loss, token_cross_entropy
+from seqlib.models.losses import MaskedAccuracy, SmoothedMaskedLoss, masked_accuracy, masked_loss, token_cross_entropy
 
 CONFIG = get_preset("tiny")
 SOURCE_VOCAB, TARGET_VOCAB = 50, 60
@@ -82,6 +82,20 @@ def test_token_cross_entropy_equals_tensorflows_with_its_gradient(scale, label_s
     assert np.isfinite(losses.numpy()).all()
     np.testing.assert_allclose(losses.numpy(), expected_losses.numpy(), rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(gradient.numpy(), expected_gradient.numpy(), atol=1e-6)
+
+
+def test_label_smoothing_is_the_compiled_loss_and_survives_saving(model, tmp_path):
+    _, _, target_out = batch()
+    compile_model(model, CONFIG.replace(label_smoothing=0.1))
+    # Confident and right: plain cross-entropy is near 0, the smoothed one is not.
+    logits = tf.one_hot(target_out, TARGET_VOCAB) * 10.0
+    assert isinstance(model.loss, SmoothedMaskedLoss)
+    smoothed = float(masked_loss(target_out, logits, 0.1))
+    assert float(model.loss(target_out, logits)) == pytest.approx(smoothed, rel=1e-6)
+    assert float(masked_loss(target_out, logits)) < 0.01 < 0.5 < smoothed
+    model.save(tmp_path / "model.keras")
+    reloaded = keras.models.load_model(tmp_path / "model.keras", safe_mode=True)
+    assert reloaded.loss.label_smoothing == 0.1
 
 
 def test_masked_accuracy_ignores_padding():

@@ -20,7 +20,7 @@ import keras
 import tensorflow as tf
 
 from seqlib.models.attention import LuongAttention
-from seqlib.models.losses import MaskedAccuracy, masked_loss
+from seqlib.models.losses import MaskedAccuracy, SmoothedMaskedLoss, masked_loss
 
 
 @contextlib.contextmanager
@@ -110,9 +110,7 @@ def compile_model(model, config, extra_metrics=()):
     model.compile(
         optimizer=keras.optimizers.Adam(config.learning_rate, clipnorm=5.0),
         # The plain function when there is no smoothing, as models saved before it had.
-        loss=keras.losses.LossFunctionWrapper(masked_loss, name="masked_loss", label_smoothing=config.label_smoothing)
-        if config.label_smoothing
-        else masked_loss,
+        loss=SmoothedMaskedLoss(config.label_smoothing) if config.label_smoothing else masked_loss,
         metrics=[MaskedAccuracy(), *extra_metrics],
         jit_compile=config.jit_compile,
     )

@@ -87,6 +87,22 @@ def masked_loss(target_out, logits, label_smoothing=0.0):
     return ops.sum(losses * mask) / ops.maximum(ops.sum(mask), 1.0)
 
 
+@keras.saving.register_keras_serializable(package="seqlib")
+class SmoothedMaskedLoss(keras.losses.Loss):
+    """masked_loss with label smoothing, as a Keras loss that keeps its ε in the saved model."""
+
+    def __init__(self, label_smoothing=0.0, name="masked_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.label_smoothing = label_smoothing
+
+    def call(self, target_out, logits):
+        """target_out int (batch, t), logits float (batch, t, vocab) -> float scalar."""
+        return masked_loss(target_out, logits, self.label_smoothing)
+
+    def get_config(self):
+        return {**super().get_config(), "label_smoothing": self.label_smoothing}
+
+
 def _correct_and_real(target_out, logits):
     """(right real tokens, real tokens), float32 scalars, of an argmax prediction.
 
