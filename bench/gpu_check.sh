@@ -54,6 +54,7 @@ rows = [
     ("GPU, driver", (out / "gpu.txt").read_text().strip()),
     ("TensorFlow, GPUs seen", (out / "tensorflow.txt").read_text().strip()),
     ("gpu-path tests", tests),
+    ("precision train chose", next((line for line in train_log.splitlines() if line.startswith("precision:")), "not said")),
     ("train --config gpu --time-budget 300: epochs", epochs[-1] if epochs else "none"),
     ("training target tokens/s (epochs after the first)", ", ".join(f"{s:,.0f}" for s in speeds[1:] or speeds)),
     ("test split: greedy BLEU / chrF", f"{greedy['bleu']:.1f} / {greedy['chrf']:.1f} ({greedy['n']} sentences, {greedy['sentences_per_s']} sentences/s)"),

@@ -18,7 +18,7 @@ from pathlib import Path
 
 
 def cpu_description():
-    """{"model", "cores", "avx2", "avx512", "avx512_bf16", "amx"}: the model name, the
+    """{"model", "cores", "avx2", "avx512", "avx512_bf16", "avx512_fp16", "amx"}: the model name, the
     cores this process may use, and the vector extensions TensorFlow's kernels can use
     (from /proc/cpuinfo on Linux; the flags are False where it cannot be read)."""
     name, flags = platform.processor() or platform.machine(), set()
@@ -36,8 +36,14 @@ def cpu_description():
         "avx2": "avx2" in flags,
         "avx512": "avx512f" in flags,
         "avx512_bf16": "avx512_bf16" in flags,
+        "avx512_fp16": "avx512_fp16" in flags,
         "amx": "amx_tile" in flags,
     }
+
+
+# Marks a TF_ENABLE_ONEDNN_OPTS that seqlib set (inherited by child processes too), so a
+# later, better-informed choice may change it, where one the user set is never touched.
+CHOSEN_BY_SEQLIB = "SEQLIB_CHOSE_ONEDNN"
 
 
 def choose_onednn(cpu=None, environ=os.environ):
@@ -54,4 +60,34 @@ def choose_onednn(cpu=None, environ=os.environ):
     if not cpu["avx2"]:
         return None
     environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
+    environ[CHOSEN_BY_SEQLIB] = "1"
     return "1"
+
+
+def choose_onednn_for_precision(precision, cpu=None, environ=os.environ):
+    """Turns oneDNN off before TensorFlow loads for training in mixed float16 on a CPU
+    with AVX-512, unless the user chose (TF_ENABLE_ONEDNN_OPTS set by them).
+
+    Measured, the cpu preset's shapes (bench/precision_ops.py and bench/README.md):
+    - on the project's Intel Xeon (AVX-512, AMX), where oneDNN is TensorFlow's own
+      default, the cpu preset's training step under mixed float16 ran 74 target tokens/s
+      with oneDNN and 4,609 without it (2026-12-05): oneDNN takes float16 ops there
+      onto a path that crawls;
+    - on the AMD EPYC (AVX2 only) float16 ops took 1.14-1.2x float32's time with oneDNN
+      and 0.86-1.29x without it, the gradients slower without: nothing to avoid there.
+    The gpu preset's tests and the README's CPU check train in float16 (what a T4 gets),
+    so without this they would crawl on the Intel CPU. On a GPU machine only the CPU's
+    share of the work (the input pipeline) changes.
+
+    Returns "0" where it turned oneDNN off, else None.
+    """
+    if precision != "mixed_float16" or "tensorflow" in sys.modules:
+        return None
+    if "TF_ENABLE_ONEDNN_OPTS" in environ and CHOSEN_BY_SEQLIB not in environ:
+        return None
+    cpu = cpu or cpu_description()
+    if not cpu.get("avx512"):
+        return None
+    environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
+    environ[CHOSEN_BY_SEQLIB] = "1"
+    return "0"

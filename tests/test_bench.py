@@ -27,7 +27,9 @@ def test_bench_quick_on_the_tiny_preset_reports_every_figure_beside_the_baseline
     # The machine is described, so a figure is never read without it.
     assert report["cpu"]["model"] and report["cpu"]["cores"] >= 1
     assert {"avx2", "avx512", "avx512_bf16", "amx"} <= set(report["cpu"])
-    assert set(report["matmul_peak_gflops"]) == {"tensorflow", "numpy"}
+    assert set(report["matmul_peak_gflops"]) == {"tensorflow", "numpy", "tensorflow_bfloat16"}
+    # The precision `train --config tiny` uses here, and the variant the peak share is of.
+    assert report["precision"] == "float32" and report["fastest_variant"] in report["train_tokens_per_s"]
     # The tutorial's model was trained and decoded in this run, and every ratio is
     # computed from the two figures of this run.
     baseline = report["baseline"]
@@ -43,3 +45,51 @@ def test_bench_quick_on_the_tiny_preset_reports_every_figure_beside_the_baseline
     for group in ("train_tokens_per_s", "greedy_sentences_per_s", "beam_sentences_per_s"):
         for name, value in report[group].items():
             assert isinstance(value, float | int) and value > 0, (group, name, value)
+
+
+def test_curve_moments_and_time_to_quality():
+    from seqlib.bench.curve import scoring_moments, time_to_reach
+
+    assert scoring_moments(600, 120) == [30, 60, 120, 240, 360, 480, 600]
+    assert scoring_moments(50, 120) == [30, 50]
+    points = [{"seconds": 60, "bleu": 10.0}, {"seconds": 120, "bleu": 20.0}, {"seconds": 180, "bleu": 22.0}]
+    assert time_to_reach(points, 15.0) == 90.0  # halfway between the moments around it
+    assert time_to_reach(points, 5.0) == 30.0  # from BLEU 0 at second 0
+    assert time_to_reach(points, 22.0) == 180.0
+    assert time_to_reach(points, 25.0) is None
+
+
+def test_bench_curve_on_tiny_writes_json_and_png_with_the_time_to_quality(tmp_path):
+    json_file = tmp_path / "figures" / "curve.json"  # its folder is made
+    done = run_seqlib("bench", "--curve", "0.4", "--every", "0.4", "--config", "tiny", "--json", json_file, timeout=600)
+    stderr = done.stderr.decode()
+    assert done.returncode == 0, stderr[-3000:]
+    report = json.loads(json_file.read_text())
+    assert set(report["curves"]) == {"seqlib_gru", "tutorial"}
+    for name, points in report["curves"].items():
+        # Scored at the moments 6, 12 and 24 s of each one's training time, at the step that
+        # crosses each (seqlib's first step, tracing included, may cross two at once).
+        assert 2 <= len(points) <= 3 and points[0]["seconds"] >= 6 and 24 <= points[-1]["seconds"] < 60, (name, points)
+        assert all(0 <= point["bleu"] <= 100 and point["scoring_seconds"] >= 0 for point in points), points
+        assert [point["seconds"] for point in points] == sorted(point["seconds"] for point in points)
+    headline = report["headline"]
+    assert headline["tutorial_final_bleu"] == report["curves"]["tutorial"][-1]["bleu"]
+    assert report["test_sentences"] > 50 and report["cpu"]["model"]  # the tiny split's distinct test sources
+    if headline["time_to_quality_ratio"] is not None:
+        reached = headline["seqlib_minutes_to_tutorial_final_bleu"]
+        assert headline["time_to_quality_ratio"] == round(headline["tutorial_minutes"] / reached, 2)
+    assert json_file.with_suffix(".png").read_bytes().startswith(b"\x89PNG")
+    assert b"time to quality" in done.stdout or b"did not reach" in done.stdout
+
+
+def test_bench_curve_usage_errors_come_before_tensorflow():
+    from tests.helpers import one_line_error, run_main_without_tensorflow
+
+    for args, message in (
+        (("--curve", "0"), "--curve must be a positive number of minutes"),
+        (("--curve", "1", "--every", "-1"), "--every must be a positive number of minutes"),
+        (("--curve", "1", "--quick"), "--curve trains its own models"),
+        (("--with-transformer",), "--with-transformer goes with --curve"),
+    ):
+        done = run_main_without_tensorflow("bench", *args)
+        assert done.returncode != 0 and message in one_line_error(done), (args, done.stderr)

@@ -137,6 +137,9 @@ def test_train_resumes_from_the_last_epoch(own_run):
         (["train", "--config", "tiny", "--out", "{missing}", "--data", "{missing}"], "no such file"),
         (["train", "--config", "tiny", "--out", "{missing}", "--label-smoothing", "1"], "--label-smoothing must be at least 0"),
         (["train", "--config", "tiny", "--out", "{missing}", "--tokenizer", "bpe"], "invalid choice: 'bpe'"),
+        (["train", "--config", "tiny", "--out", "{missing}", "--learning-rate", "0"], "--learning-rate must be a positive"),
+        (["train", "--config", "tiny", "--out", "{missing}", "--dropout", "1"], "--dropout must be at least 0 and below 1"),
+        (["train", "--config", "tiny", "--out", "{missing}", "--precision", "half"], "invalid choice: 'half'"),
         (["bench", "--model", "{missing}"], "no such run directory"),
     ],
 )

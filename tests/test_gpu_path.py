@@ -1,13 +1,20 @@
 """The `gpu` preset's code path, run on a CPU: its exact architecture (1024 units) and
-precision policy (mixed float16), shrunk only through what a user can set too
-(`--max-pairs`, `--epochs`). What only a real GPU can show is in bench/gpu_check.sh."""
+the precision a T4 gets (mixed float16, asked for: on a CPU `auto` would choose
+otherwise), shrunk only through what a user can set too (`--max-pairs`, `--epochs`).
+Trained by the command line, which turns oneDNN off for float16 before TensorFlow
+loads (seqlib/hardware.py), as a user's run would. What only a real GPU can show is
+in bench/gpu_check.sh."""
+
+import os
+import re
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from seqlib.config import get_preset
+from seqlib.hardware import CHOSEN_BY_SEQLIB, cpu_description
 from seqlib.rundir import RunDir
+from tests.helpers import run_seqlib
 
 # One worker runs this module, so its module-scoped gpu_run fixture is made once.
 pytestmark = [pytest.mark.xdist_group("gpu_run"), pytest.mark.core]
@@ -17,17 +24,17 @@ SENTENCES = ["I am cold.", "Go.", "Who are you?"]
 
 @pytest.fixture(scope="module")
 def gpu_run(tmp_path_factory):
-    """`train --config gpu --max-pairs 250 --epochs 1`, then resumed for a second epoch."""
-    import keras
-
-    from seqlib.training.train import train
-
+    """`train --config gpu --precision mixed_float16 --max-pairs 250 --epochs 1`, then
+    resumed for a second epoch; returns the run and both commands' output."""
     run_dir = tmp_path_factory.mktemp("gpu_path") / "run"
-    config = get_preset("gpu").replace(max_pairs=250)  # an epoch: at most 300 steps or one pass (1 step here)
-    _, first = train(config.replace(epochs=1), run_dir, verbose=0)
-    _, resumed = train(config.replace(epochs=2), run_dir, verbose=0)
-    assert keras.mixed_precision.global_policy().name == "float32", "training left its policy behind"
-    return run_dir, first.history | {"resumed_" + key: value for key, value in resumed.history.items()}
+    # An epoch: at most 300 steps or one pass (1 step here).
+    args = ("train", "--config", "gpu", "--precision", "mixed_float16", "--max-pairs", "250", "--out", run_dir)
+    logs = []
+    for epochs in ("1", "2"):
+        done = run_seqlib(*args, "--epochs", epochs, timeout=600)
+        logs.append(done.stderr.decode() + done.stdout.decode())  # Keras's epoch lines are on stdout
+        assert done.returncode == 0, logs[-1][-3000:]
+    return run_dir, logs
 
 
 @pytest.fixture(scope="module")
@@ -38,11 +45,18 @@ def gpu_translator(gpu_run):
     return load_translator(gpu_run[0])
 
 
-def test_gpu_preset_trains_and_resumes_with_finite_loss(gpu_run):
-    run_dir, history = gpu_run
+def test_gpu_preset_trains_and_resumes_in_float16_with_finite_loss(gpu_run):
+    run_dir, logs = gpu_run
     assert RunDir(run_dir).latest_checkpoint()[0] == 2
-    for key in ("loss", "val_loss", "resumed_loss", "resumed_val_loss"):
-        assert np.isfinite(history[key]).all(), (key, history[key])
+    assert "resuming from epoch 1" in logs[1]
+    # oneDNN is turned off for float16 where it crawls: CPUs with AVX-512 (seqlib/hardware.py).
+    seqlib_chooses = "TF_ENABLE_ONEDNN_OPTS" not in os.environ or CHOSEN_BY_SEQLIB in os.environ
+    onednn_off = cpu_description()["avx512"] and seqlib_chooses
+    for log in logs:
+        assert "precision: mixed_float16 (as the run's settings say" in log, log[-3000:]
+        assert ("oneDNN kernels are off" in log) == onednn_off, log[-3000:]
+        losses = [float(value) for value in re.findall(r"\bloss: ([0-9.naninf]+)", log)]
+        assert losses and np.isfinite(losses).all(), log[-3000:]
 
 
 def test_gpu_preset_model_is_mixed_float16_with_float32_logits_and_cudnn_grus(gpu_run):
@@ -50,7 +64,7 @@ def test_gpu_preset_model_is_mixed_float16_with_float32_logits_and_cudnn_grus(gp
     from seqlib.models.gru import cudnn_eligible
 
     _, config, model = load_training_model(gpu_run[0])
-    assert config.model.units == 1024 and config.mixed_precision
+    assert config.model.units == 1024 and config.precision == "mixed_float16"
     assert model.get_layer("decoder_gru").dtype_policy.name == "mixed_float16"
     assert model.get_layer("decoder_gru").compute_dtype == "float16"
     assert model.get_layer("logits").compute_dtype == "float32"

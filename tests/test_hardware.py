@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from seqlib.hardware import choose_onednn, cpu_description
+from seqlib.hardware import CHOSEN_BY_SEQLIB, choose_onednn, cpu_description
 from tests.helpers import ROOT
 
 AVX2_ONLY = {"model": "AMD EPYC", "cores": 2, "avx2": True, "avx512": False, "avx512_bf16": False, "amx": False}
@@ -18,13 +18,13 @@ AVX2_ONLY = {"model": "AMD EPYC", "cores": 2, "avx2": True, "avx512": False, "av
 def test_the_cpu_is_described():
     cpu = cpu_description()
     assert cpu["model"] and cpu["cores"] >= 1
-    assert all(isinstance(cpu[flag], bool) for flag in ("avx2", "avx512", "avx512_bf16", "amx"))
+    assert all(isinstance(cpu[flag], bool) for flag in ("avx2", "avx512", "avx512_bf16", "avx512_fp16", "amx"))
 
 
 def test_onednn_is_chosen_on_avx2_unless_the_user_chose(monkeypatch):
     monkeypatch.delitem(sys.modules, "tensorflow", raising=False)  # as before TensorFlow loads
     environ = {}
-    assert choose_onednn(AVX2_ONLY, environ) == "1" and environ == {"TF_ENABLE_ONEDNN_OPTS": "1"}
+    assert choose_onednn(AVX2_ONLY, environ) == "1" and environ == {"TF_ENABLE_ONEDNN_OPTS": "1", CHOSEN_BY_SEQLIB: "1"}
     environ = {"TF_ENABLE_ONEDNN_OPTS": "0"}
     assert choose_onednn(AVX2_ONLY, environ) == "0" and environ == {"TF_ENABLE_ONEDNN_OPTS": "0"}
     environ = {}

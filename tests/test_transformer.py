@@ -21,10 +21,11 @@ CONFIG = TrainConfig(name="test", arch="transformer").replace(units=32, num_laye
 SOURCE_VOCAB, TARGET_VOCAB = 40, 50
 
 
-@pytest.fixture(scope="module")
-def model():
+@pytest.fixture(scope="module", params=[False, True], ids=["untied", "tied_embeddings"])
+def model(request):
+    """An untrained transformer, with its own output projection or the target embedding as it."""
     keras.utils.set_random_seed(3)
-    return build_training_model(CONFIG, SOURCE_VOCAB, TARGET_VOCAB)
+    return build_training_model(CONFIG.replace(tie_embeddings=request.param), SOURCE_VOCAB, TARGET_VOCAB)
 
 
 def batch(seed=0):
@@ -54,6 +55,24 @@ def test_cached_steps_give_the_teacher_forced_logits(model):
     assert np.all(state["keys_0"].numpy()[:, target_in.shape[1] :] == 0)
     # The attention weights are an output of the step, not state for beam search to reorder.
     assert attention.shape == context.shape and "attention" not in state
+
+
+def test_tied_embeddings_project_with_the_target_embedding():
+    keras.utils.set_random_seed(3)
+    untied = build_training_model(CONFIG, SOURCE_VOCAB, TARGET_VOCAB)
+    tied = build_training_model(CONFIG.replace(tie_embeddings=True), SOURCE_VOCAB, TARGET_VOCAB)
+    # One (vocab, units) matrix fewer; the bias stays.
+    assert untied.count_params() - tied.count_params() == TARGET_VOCAB * CONFIG.model.units
+    projection = build_decoder(tied, CONFIG, max_length=5).projection
+    embeddings = tied.get_layer("target_embedding").token_embedding.embeddings
+    np.testing.assert_array_equal(projection.kernel.numpy(), embeddings.numpy().T)
+    # Training moves the one matrix both ends use.
+    context, target_in = batch()
+    tied.compile(optimizer="adam", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    before = embeddings.numpy().copy()
+    tied.train_on_batch([context, target_in[:, :-1]], target_in[:, 1:])
+    assert not np.allclose(before, embeddings.numpy())
+    np.testing.assert_array_equal(projection.kernel.numpy(), embeddings.numpy().T)
 
 
 def test_cached_attention_without_a_cache_is_multi_head_attention():

@@ -27,13 +27,20 @@ def train_tutorial(pairs, seconds):
     """The tutorial's model trained the tutorial's way on `pairs` for `seconds`:
     (TutorialGreedy translator, target tokens/s)."""
     source_vectorizer, target_vectorizer = tutorial.make_vectorizers(pairs.english, pairs.french)
+    model = tutorial.build(source_vectorizer, target_vectorizer)
+    tokens_per_s = tokens_per_s_for(seconds, model, iter(tutorial_dataset(pairs, source_vectorizer, target_vectorizer)))
+    return tutorial.TutorialGreedy(model, source_vectorizer, target_vectorizer), tokens_per_s
+
+
+def tutorial_dataset(pairs, source_vectorizer, target_vectorizer):
+    """The tutorial's endless, shuffled training batches of `pairs`: ((context, target_in), target_out)."""
 
     def vectorize(english, french):
         # As the tutorial does it: text batches vectorized in the pipeline, each padded to its longest.
         target = target_vectorizer(french)
         return (source_vectorizer(english).to_tensor(), target[:, :-1].to_tensor()), target[:, 1:].to_tensor()
 
-    dataset = (
+    return (
         tf.data.Dataset.from_tensor_slices((list(pairs.english), list(pairs.french)))
         .shuffle(len(pairs), seed=1)
         .repeat()
@@ -41,6 +48,3 @@ def train_tutorial(pairs, seconds):
         .map(vectorize, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
-    model = tutorial.build(source_vectorizer, target_vectorizer)
-    tokens_per_s = tokens_per_s_for(seconds, model, iter(dataset))
-    return tutorial.TutorialGreedy(model, source_vectorizer, target_vectorizer), tokens_per_s

@@ -40,27 +40,40 @@ def gpu_description():
 
 
 def matmul_peak_gflops(size=2048, repeats=10):
-    """The float32 matmul throughput of TensorFlow and of numpy on this machine.
+    """The matmul throughput of TensorFlow (float32 and bfloat16) and of numpy (float32) here.
 
-    The higher of the two is the ceiling model FLOPs are measured against: where
-    TensorFlow's own kernel is far below numpy's BLAS, the CPU could do more.
+    The higher float32 figure is the ceiling float32 model FLOPs are measured against:
+    where TensorFlow's own kernel is far below numpy's BLAS, the CPU could do more.
+    bfloat16 is the ceiling of a run in mixed bfloat16 (float16's too, on a GPU); on a
+    CPU without AMX or AVX512-BF16 it is emulated, and far below float32.
     """
-    flops = 2 * size**3 * repeats
     a = tf.random.normal([size, size])
+    tensorflow = _tensorflow_gflops(a, repeats)
+    # Fewer repeats: where bfloat16 is emulated one product takes seconds.
+    bfloat16 = _tensorflow_gflops(tf.cast(a, tf.bfloat16), max(2, repeats // 4))
+    b = a.numpy()
+    b @ b
+    stopwatch = Stopwatch()
+    for _ in range(repeats):
+        b @ b
+    numpy = 2 * size**3 * repeats / stopwatch.seconds() / 1e9
+    return {"tensorflow": round(tensorflow, 1), "numpy": round(numpy, 1), "tensorflow_bfloat16": round(bfloat16, 1)}
+
+
+def _tensorflow_gflops(a, repeats):
+    """GFLOP/s of TensorFlow's a @ a, a square matrix, over `repeats` products after one untimed."""
     matmul = tf.function(lambda x: tf.matmul(x, x))
     matmul(a).numpy()
     stopwatch = Stopwatch()
     for _ in range(repeats):
         result = matmul(a)
     result.numpy()  # TensorFlow may run ops asynchronously: the clock stops when the last is done
-    tensorflow = flops / stopwatch.seconds() / 1e9
-    b = a.numpy()
-    b @ b
-    stopwatch = Stopwatch()
-    for _ in range(repeats):
-        b @ b
-    numpy = flops / stopwatch.seconds() / 1e9
-    return {"tensorflow": round(tensorflow, 1), "numpy": round(numpy, 1)}
+    return 2 * int(a.shape[0]) ** 3 * repeats / stopwatch.seconds() / 1e9
+
+
+def peaks_by_precision(matmul_peak):
+    """{"float32", "bfloat16"}: the ceilings model FLOPs are a share of, from matmul_peak_gflops()."""
+    return {"float32": max(matmul_peak["tensorflow"], matmul_peak["numpy"]), "bfloat16": matmul_peak["tensorflow_bfloat16"]}
 
 
 def memory_figures(config):

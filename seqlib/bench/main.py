@@ -31,6 +31,7 @@ from seqlib.bench.training import Sample, measure_training, training_variants
 from seqlib.bench.transformer import measure_transformer
 from seqlib.config import get_preset
 from seqlib.data import corpus
+from seqlib.precision import choose_precision, gpu_capabilities
 
 # Sentences decoded: a trained run's first distinct test sources, or the sample's last pairs.
 SENTENCES = 256
@@ -52,13 +53,15 @@ def run(quick=False, model_dir=None, preset="cpu", train_seconds=None, transform
     seconds = train_seconds if train_seconds is not None else (10 if quick else 60)
     report = machine.describe(preset, quick, seconds)
     report["matmul_peak_gflops"] = machine.matmul_peak_gflops()
-    peak = max(report["matmul_peak_gflops"].values())
+    peaks = machine.peaks_by_precision(report["matmul_peak_gflops"])
+    # What `train --config PRESET` would compute in here, measured beside float32.
+    report["precision"], report["precision_reason"] = choose_precision(config.precision, report["cpu"], gpu_capabilities())
 
     sample = Sample.of(config, 6000 if quick else 30000)
-    variants = training_variants(quick, gpu=bool(report["gpu"]))
-    figures, trained = measure_training(config, sample, seconds, variants, peak)
+    variants = training_variants(quick, report["precision"])
+    figures, trained = measure_training(config, sample, seconds, variants, peaks)
     report.update(figures)
-    tutorial, report["baseline"] = measure_tutorial_training(sample.pairs, seconds, peak)
+    tutorial, report["baseline"] = measure_tutorial_training(sample.pairs, seconds, peaks["float32"])
 
     # Decoding: a trained run decodes its own test sentences; without one, the
     # model trained above for `seconds` decodes sentences of the sample. The

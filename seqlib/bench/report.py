@@ -40,7 +40,9 @@ def machine_lines(report):
         f"seqlib bench: {cpu['model']}, {cpu['cores']} cores ({extensions}), GPU: {gpu}; "
         f"preset {report['preset']}{' (quick)' if report['quick'] else ''}; each model trained {report['train_seconds']:g} s",
         f"  matmul peak, GFLOP/s            TensorFlow {report['matmul_peak_gflops']['tensorflow']}, "
-        f"numpy {report['matmul_peak_gflops']['numpy']}",
+        f"numpy {report['matmul_peak_gflops']['numpy']}, TensorFlow bfloat16 {report['matmul_peak_gflops']['tensorflow_bfloat16']}",
+        f"  precision train chooses here    {report['precision']} ({report['precision_reason']}); "
+        f"fastest training variant: {report['fastest_variant']}",
     ]
 
 
@@ -59,7 +61,7 @@ def tutorial_lines(report):
         ratios["train_tokens_per_s"],
     )
     row("  model FLOPs per target token", report["model_flops_per_target_token"], baseline["model_flops_per_target_token"])
-    row("  fraction of the matmul peak", report["fraction_of_matmul_peak"], baseline["fraction_of_matmul_peak"])
+    row("  fraction of the matmul peak (its precision)", report["fraction_of_matmul_peak"], baseline["fraction_of_matmul_peak"])
     row(
         "greedy, batch 64, sentences/s",
         report["greedy_sentences_per_s"]["batch_64"],

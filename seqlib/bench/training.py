@@ -1,13 +1,12 @@
 """Training speed: seqlib's model of a preset, in target tokens a second, on a sample of the corpus.
 
-Each variant (length bucketing, padding to the longest, XLA, mixed precision on a
-GPU) trains a fresh model for the same seconds on the same pairs.
+Each variant (length bucketing, padding to the longest, XLA, the 16-bit precision
+`train` would choose here, if any) trains a fresh model for the same seconds on the same pairs.
 """
 
 import itertools
 from dataclasses import dataclass
 
-import keras
 import numpy as np
 import pandas as pd
 
@@ -17,6 +16,7 @@ from seqlib.data import corpus, tokenizers
 from seqlib.data.pipeline import keep_shorter_than, make_dataset, vectorize_pairs
 from seqlib.models.gru import compile_model
 from seqlib.models.registry import build_training_model
+from seqlib.precision import FLOAT32, computing_in
 
 
 @dataclass(frozen=True)
@@ -52,20 +52,26 @@ class Sample:
         return self.source_vocabulary, self.target_vocabulary
 
 
-def training_variants(quick, gpu):
-    """The training variants measured, by name: options of `train_seqlib`."""
+def training_variants(quick, precision):
+    """The training variants measured, by name: options of `train_seqlib`.
+
+    precision: what `train` would choose here (seqlib.precision); where that is not
+    float32, it is measured beside float32 in the same run.
+    """
     variants = {"bucketing": dict(bucketing=True)}
     if not quick:
         variants["padding_to_longest"] = dict(bucketing=False)
         variants["bucketing_jit"] = dict(bucketing=True, jit_compile=True)
-    if gpu:
-        variants["bucketing_mixed_float16"] = dict(bucketing=True, mixed_precision=True)
+    if precision != FLOAT32:
+        variants[f"bucketing_{precision}"] = dict(bucketing=True, precision=precision)
     return variants
 
 
 def measure_training(config, sample, seconds, variants, peak_gflops):
     """Trains each variant for `seconds`: (figures for the report, the first model that trained).
 
+    peak_gflops: {"float32": GFLOP/s, "bfloat16": GFLOP/s}; the fastest variant's model
+    FLOPs are a share of the peak of its own precision (float16 counts as bfloat16's).
     A variant that fails (XLA may refuse a graph) is reported as a string, not hidden.
     """
     tokens_per_s, trained = {}, None
@@ -77,29 +83,35 @@ def measure_training(config, sample, seconds, variants, peak_gflops):
         except Exception as error:
             tokens_per_s[name] = f"failed: {type(error).__name__}: {str(error)[:200]}"
     flops = training_flops_per_target_token(config)
+    fastest = best_variant(tokens_per_s)
+    precision = variants[fastest].get("precision", FLOAT32)
+    peak = peak_gflops["float32" if precision == FLOAT32 else "bfloat16"]
     figures = {
         "train_tokens_per_s": tokens_per_s,
         "model_flops_per_target_token": round(flops),
-        "fraction_of_matmul_peak": fraction_of_peak(best_tokens_per_s(tokens_per_s), flops, peak_gflops),
+        "fastest_variant": fastest,
+        "fraction_of_matmul_peak": fraction_of_peak(tokens_per_s[fastest], flops, peak),
     }
     return figures, trained
 
 
 def best_tokens_per_s(tokens_per_s):
     """The fastest variant's figure (those that failed are strings, and skipped)."""
-    return max(value for value in tokens_per_s.values() if isinstance(value, int | float))
+    return tokens_per_s[best_variant(tokens_per_s)]
 
 
-def train_seqlib(config, source_ids, target_ids, seconds, bucketing=True, jit_compile=False, mixed_precision=False):
-    """seqlib's model of `config` trained for `seconds`: (model, target tokens/s)."""
-    keras.mixed_precision.set_global_policy("mixed_float16" if mixed_precision else "float32")
-    try:
-        dataset = make_dataset(source_ids, target_ids, config.batch_size, shuffle_seed=1, bucketing=bucketing, repeat=True)
+def best_variant(tokens_per_s):
+    """The name of the fastest variant (those that failed are strings, and skipped)."""
+    return max((name for name, value in tokens_per_s.items() if isinstance(value, int | float)), key=tokens_per_s.get)
+
+
+def train_seqlib(config, source_ids, target_ids, seconds, bucketing=True, jit_compile=False, precision=FLOAT32):
+    """seqlib's model of `config` trained for `seconds` in `precision`: (model, target tokens/s)."""
+    dataset = make_dataset(source_ids, target_ids, config.batch_size, shuffle_seed=1, bucketing=bucketing, repeat=True)
+    with computing_in(precision):
         model = build_training_model(config, config.source_vocab_size, config.target_vocab_size)
         compile_model(model, config.replace(jit_compile=jit_compile))
-        return model, tokens_per_s_for(seconds, model, iter(dataset))
-    finally:
-        keras.mixed_precision.set_global_policy("float32")
+    return model, tokens_per_s_for(seconds, model, iter(dataset))
 
 
 def tokens_per_s_for(seconds, model, batches):

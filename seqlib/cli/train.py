@@ -5,8 +5,11 @@ import sys
 from seqlib.cli.arguments import UsageError, positive_int
 from seqlib.cli.tfimport import load_tensorflow
 from seqlib.config import PRESET_NAMES, SCHEDULES, STRATEGIES, TOKENIZERS, check_training_limits, get_preset
+from seqlib.hardware import choose_onednn_for_precision
 from seqlib.models.registry import ARCHITECTURES
+from seqlib.precision import PRECISIONS
 from seqlib.rundir import RunDir
+from seqlib.training.notes import say
 
 
 def add_parser(verbs):
@@ -39,6 +42,25 @@ def add_parser(verbs):
         metavar="EPSILON",
         help="share of each target spread over the whole vocabulary, e.g. 0.1 (default: the preset's)",
     )
+    parser.add_argument(
+        "--learning-rate",
+        type=float,
+        metavar="RATE",
+        help="Adam's peak learning rate, e.g. 2e-3 (default: the preset's)",
+    )
+    parser.add_argument(
+        "--dropout",
+        type=float,
+        metavar="RATE",
+        help="dropout rate after embeddings, before the output layer and inside transformer blocks (default: the preset's)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        help="what the layers compute in: 'auto' picks mixed_bfloat16 on CPUs with AMX or AVX512-BF16 and on GPUs "
+        "of compute capability 8.0 or more, mixed_float16 on older GPUs (T4), float32 elsewhere, and says so "
+        "(default: the preset's; tiny: float32, cpu and gpu: auto); weights, logits and loss stay float32",
+    )
     parser.add_argument("--epochs", type=int, help="number of epochs (default: the preset's)")
     parser.add_argument("--max-pairs", type=positive_int, help="use only the first N pairs of the corpus")
     parser.add_argument("--data", metavar="FILE", help="corpus of English<TAB>French lines (default: data/fra.txt.gz)")
@@ -70,20 +92,20 @@ def run(args):
     check_training_limits(args.epochs, args.time_budget)
     if args.label_smoothing is not None and not 0 <= args.label_smoothing < 1:
         raise UsageError(f"--label-smoothing must be at least 0 and below 1, got {args.label_smoothing:g}")
-    check_corpus_and_run(args, config)
+    if args.learning_rate is not None and not args.learning_rate > 0:
+        raise UsageError(f"--learning-rate must be a positive number, got {args.learning_rate:g}")
+    if args.dropout is not None and not 0 <= args.dropout < 1:
+        raise UsageError(f"--dropout must be at least 0 and below 1, got {args.dropout:g}")
+    saved = check_corpus_and_run(args, config)
+    # Decided before TensorFlow loads: oneDNN crawls in float16 on AVX-512 CPUs (seqlib/hardware.py).
+    if choose_onednn_for_precision(args.precision or (saved or config).precision) == "0":
+        say("note: TensorFlow's oneDNN kernels are off for this float16 training: with them it crawls on AVX-512 CPUs")
     load_tensorflow(collective_ops=args.strategy == "multiworker")
     from seqlib.training.train import train
 
     if args.epochs is not None:
         config = config.replace(epochs=args.epochs)
-    if args.max_pairs is not None:
-        config = config.replace(max_pairs=args.max_pairs)
-    if args.tokenizer is not None:
-        config = config.replace(tokenizer=args.tokenizer)
-    if args.vocab_size is not None:
-        config = config.replace(source_vocab_size=args.vocab_size, target_vocab_size=args.vocab_size)
-    if args.label_smoothing is not None:
-        config = config.replace(label_smoothing=args.label_smoothing)
+    config = config.replace(**requested_settings(args))
     train(
         config,
         args.out,
@@ -98,8 +120,8 @@ def run(args):
     return 0
 
 
-def explicit_settings(args):
-    """The config fields the user set on the command line, for the note on resume."""
+def requested_settings(args):
+    """{config field: value} of every setting the command line sets (--epochs aside)."""
     given = {
         "max_pairs": args.max_pairs,
         "arch": args.arch,
@@ -107,18 +129,29 @@ def explicit_settings(args):
         "source_vocab_size": args.vocab_size,
         "target_vocab_size": args.vocab_size,
         "label_smoothing": args.label_smoothing,
+        "learning_rate": args.learning_rate,
+        "dropout_rate": args.dropout,
+        "precision": args.precision,
     }
-    return tuple(name for name, value in given.items() if value is not None)
+    return {name: value for name, value in given.items() if value is not None}
+
+
+def explicit_settings(args):
+    """The config fields the user set on the command line, for the note on resume."""
+    return tuple(requested_settings(args))
 
 
 def check_corpus_and_run(args, config):
-    """Refuses a run directory or a corpus that training could not use, before the slow import."""
+    """Refuses a run directory or a corpus that training could not use, before the slow import.
+
+    Returns the TrainConfig of the run to resume, or None for a new run.
+    """
     run_dir = RunDir(args.out)
     resuming = run_dir.path.exists() and (not run_dir.path.is_dir() or run_dir.config_file.exists())
-    if resuming:
-        run_dir.load_config()  # a file in the way, or a run to resume that this seqlib cannot read
+    # A file in the way, or a run to resume that this seqlib cannot read, is an error here.
+    saved = run_dir.load_config()[0] if resuming else None
     if args.data is None:
-        return
+        return saved
     from seqlib.data.corpus import check_corpus_file, read_pairs  # pandas, not TensorFlow: quick before the slow import
 
     if resuming:
@@ -127,3 +160,4 @@ def check_corpus_and_run(args, config):
         # Every line training will read (and the file itself), checked before the slow
         # import: a bad line is an error in about a second, not after TensorFlow's 8.
         read_pairs(args.data, max_pairs=args.max_pairs if args.max_pairs is not None else config.max_pairs)
+    return saved

@@ -6,7 +6,8 @@ from seqlib.conventions import automatic_max_length
 from seqlib.data.vocabulary import load_vocabulary
 from seqlib.decoding.translator import Translator
 from seqlib.errors import RunDirError, first_line
-from seqlib.models.registry import build_decoder, layer_sizes, register_custom_objects
+from seqlib.models.registry import build_decoder, build_training_model, layer_sizes, register_custom_objects
+from seqlib.precision import FLOAT32, computes_in_float32, computing_in
 from seqlib.rundir import RunDir
 
 
@@ -33,9 +34,27 @@ def load_translator(path, max_output_tokens=None, jit_compile=False, bfloat16_pr
     source_vocabulary = load_vocabulary(run.source_vocab)
     target_vocabulary = load_vocabulary(run.target_vocab)
     check_model_matches_run(run, config, model, source_vocabulary, target_vocabulary)
+    model = computing_in_float32(model, config)
     return build_translator(
         model, config, source_vocabulary, target_vocabulary, max_output_tokens, jit_compile, bfloat16_projection
     )
+
+
+def computing_in_float32(model, config):
+    """`model` where it computes in float32, else a float32 copy of it with the same weights.
+
+    A run trained in mixed precision saves each layer's policy with it. Its translator
+    computes in float32 instead, on any machine: the weights are float32 already, a CPU
+    without bfloat16 or float16 would emulate them slowly, and `translate`, `evaluate`
+    and `export` then give the same words wherever the run was trained.
+    """
+    if computes_in_float32(model):
+        return model
+    source_ids, target_ids, _ = layer_sizes(model, config)
+    with computing_in(FLOAT32):
+        copy = build_training_model(config, source_ids, target_ids)
+    copy.set_weights(model.get_weights())
+    return copy
 
 
 def check_model_matches_run(run, config, model, source_vocabulary, target_vocabulary):

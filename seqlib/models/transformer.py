@@ -52,28 +52,63 @@ class PositionalEmbedding(keras.layers.Layer):
 
     A computed signal instead of learned positions: it needs no weights and
     exists for every position, also those longer than any training sentence.
+
+    With `output_bias`, the same embeddings also project the decoder's features onto
+    the vocabulary (`reverse=True`): tied embeddings (Press & Wolf 2017), one matrix
+    where there were two, so the rare tokens' rows learn from both ends.
     """
 
-    def __init__(self, vocab_size, units, **kwargs):
+    def __init__(self, vocab_size, units, output_bias=False, **kwargs):
         super().__init__(**kwargs)
         if units % 2:
             raise ValueError(f"a transformer's units must be even (sines and cosines), got {units}")
         self.vocab_size = vocab_size
         self.units = units
+        self.has_output_bias = output_bias
         self.token_embedding = keras.layers.Embedding(vocab_size, units, name="token_embedding")
 
     def build(self, tokens_shape, positions_shape=None):
         self.token_embedding.build(tokens_shape)
+        if self.has_output_bias:
+            self.output_bias = self.add_weight(shape=(self.vocab_size,), initializer="zeros", name="output_bias")
 
-    def call(self, tokens, positions=None):
-        """tokens int (batch, t), positions int (batch, t) (default 0..t-1) -> float (batch, t, units)."""
+    def call(self, tokens, positions=None, reverse=False):
+        """tokens int (batch, t), positions int (batch, t) (default 0..t-1) -> float (batch, t, units).
+
+        reverse=True: tokens are features float (batch, t, units) -> logits float32 (batch, t, vocab).
+        """
+        if reverse:
+            # float32 logits even under mixed precision: the softmax needs the range.
+            embeddings = ops.cast(self.token_embedding.embeddings, "float32")
+            return ops.matmul(ops.cast(tokens, "float32"), ops.transpose(embeddings)) + self.output_bias
         if positions is None:
             positions = ops.broadcast_to(ops.arange(ops.shape(tokens)[1]), ops.shape(tokens))
         vectors = self.token_embedding(tokens) * ops.cast(math.sqrt(self.units), self.compute_dtype)
         return vectors + ops.cast(position_signal(positions, self.units), self.compute_dtype)
 
     def get_config(self):
-        return {**super().get_config(), "vocab_size": self.vocab_size, "units": self.units}
+        return {**super().get_config(), "vocab_size": self.vocab_size, "units": self.units, "output_bias": self.has_output_bias}
+
+
+class TiedProjection:
+    """The vocabulary projection of a model whose target embedding is tied to it, with
+    the two things of a Dense layer the translator reads: `kernel` float (units, vocab)
+    and `bias` float (vocab,), and its `units` (the vocabulary size)."""
+
+    def __init__(self, embedding):
+        self.embedding = embedding
+
+    @property
+    def kernel(self):
+        return ops.transpose(self.embedding.token_embedding.embeddings)
+
+    @property
+    def bias(self):
+        return self.embedding.output_bias
+
+    @property
+    def units(self):
+        return self.embedding.vocab_size
 
 
 def _source_visible(context, queries):
@@ -245,19 +280,21 @@ class TransformerLayers:
     target_embedding: PositionalEmbedding
     decoder_blocks: list
     decoder_norm: keras.layers.LayerNormalization
-    logits: keras.layers.Dense
+    logits: keras.layers.Dense | TiedProjection
 
     @classmethod
     def of(cls, model):
         blocks = [layer for layer in model.layers if isinstance(layer, TransformerEncoderBlock)]
+        target_embedding = model.get_layer("target_embedding")
+        tied = target_embedding.has_output_bias
         return cls(
             source_embedding=model.get_layer("source_embedding"),
             encoder_blocks=blocks,
             encoder_norm=model.get_layer("encoder_norm"),
-            target_embedding=model.get_layer("target_embedding"),
+            target_embedding=target_embedding,
             decoder_blocks=[layer for layer in model.layers if isinstance(layer, TransformerDecoderBlock)],
             decoder_norm=model.get_layer("decoder_norm"),
-            logits=model.get_layer("logits"),
+            logits=TiedProjection(target_embedding) if tied else model.get_layer("logits"),
         )
 
     @property
@@ -269,7 +306,7 @@ def build_training_model(config, source_vocab_size, target_vocab_size):
     """Builds the training model.
 
     Args:
-        config: TrainConfig (units, num_layers, num_heads, feed_forward_dim, dropout_rate).
+        config: TrainConfig (units, num_layers, num_heads, feed_forward_dim, tie_embeddings, dropout_rate).
         source_vocab_size, target_vocab_size: ints, including padding and [UNK].
 
     Returns:
@@ -294,13 +331,17 @@ def build_training_model(config, source_vocab_size, target_vocab_size):
 
     # Decoder: reads the target shifted by one (teacher forcing), each position
     # only its predecessors, and attends over the encoder's outputs.
-    y = PositionalEmbedding(target_vocab_size, config.model.units, name="target_embedding")(target_in)
-    y = keras.layers.Dropout(config.dropout_rate, name="target_dropout")(y)
+    tied = config.model.tie_embeddings
+    target_embedding = PositionalEmbedding(target_vocab_size, config.model.units, output_bias=tied, name="target_embedding")
+    y = keras.layers.Dropout(config.dropout_rate, name="target_dropout")(target_embedding(target_in))
     for index in range(config.model.num_layers):
         y = TransformerDecoderBlock(**sizes, name=f"decoder_block_{index}")(y, memory, context)
     y = keras.layers.LayerNormalization(name="decoder_norm")(y)
-    # float32 logits even under mixed precision: the softmax needs the range.
-    logits = keras.layers.Dense(target_vocab_size, dtype="float32", name="logits")(y)
+    if tied:
+        logits = target_embedding(y, reverse=True)
+    else:
+        # float32 logits even under mixed precision: the softmax needs the range.
+        logits = keras.layers.Dense(target_vocab_size, dtype="float32", name="logits")(y)
     return keras.Model(inputs=[context, target_in], outputs=logits, name="transformer")
 
 

@@ -52,7 +52,8 @@ def training_callbacks(run, monitor, config, time_budget=None, schedule="budget"
         time_budget: seconds, or None for none.
         schedule: a name from seqlib.config.SCHEDULES; "budget" decays the learning
             rate as the budget runs out.
-        extra_callbacks: the caller's, run before TensorBoard so what they log is written.
+        extra_callbacks: the caller's, run before TensorBoard so what they log is written;
+            one with a `budget_clock` attribute is given the time budget's clock.
 
     Returns:
         list of keras.callbacks.Callback.
@@ -66,5 +67,9 @@ def training_callbacks(run, monitor, config, time_budget=None, schedule="budget"
     ]
     if time_budget is None:
         return callbacks
-    first, last = budget_callbacks(BudgetClock(time_budget), config.epochs, schedule, config.learning_rate)
+    clock = BudgetClock(time_budget)
+    for callback in extra_callbacks:
+        if hasattr(callback, "budget_clock"):
+            callback.budget_clock = clock
+    first, last = budget_callbacks(clock, config.epochs, schedule, config.learning_rate)
     return first + callbacks + last

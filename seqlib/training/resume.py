@@ -40,6 +40,11 @@ class RunStart:
         return self.resuming and self.completed >= self.config.epochs
 
 
+# What a resumed run may do differently when asked: how it computes, not what it learns
+# (the weights are float32 in every precision).
+CHANGEABLE_ON_RESUME = ("precision",)
+
+
 def where_to_start(run, config, data_path, explicit):
     """Reads what `run` holds and decides the run's settings, saying what it overrides.
 
@@ -59,10 +64,11 @@ def where_to_start(run, config, data_path, explicit):
         return RunStart(config, Path(data_path) if data_path is not None else BUNDLED_CORPUS)
     saved_config, saved_data = run.load_config()
     data_path = resumed_data_path(run, saved_data, data_path)
-    ignored = ignored_settings(config, saved_config, explicit)
+    changed = {key: getattr(config, key) for key in CHANGEABLE_ON_RESUME if key in explicit}
+    ignored = ignored_settings(config, saved_config, set(explicit) - set(changed))
     if ignored:
         say(f"note: resuming with {run.path}'s own settings; ignoring {', '.join(ignored)}")
-    return RunStart(saved_config.replace(epochs=config.epochs), data_path, completed, checkpoint)
+    return RunStart(saved_config.replace(epochs=config.epochs, **changed), data_path, completed, checkpoint)
 
 
 def resumed_data_path(run, saved_data, data_path):

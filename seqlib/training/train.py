@@ -19,9 +19,11 @@ from seqlib.data import corpus, tokenizers, vocabulary
 from seqlib.decoding.loading import load_training_model
 from seqlib.errors import SeqlibError
 from seqlib.files import remove_temporaries
+from seqlib.hardware import cpu_description
 from seqlib.models.gru import compile_model
 from seqlib.models.metrics import TargetTokens
 from seqlib.models.registry import build_training_model
+from seqlib.precision import AUTO, MIXED_BFLOAT16, MIXED_FLOAT16, choose_precision, computing_in, gpu_capabilities
 from seqlib.training.callbacks import monitor_for, training_callbacks
 from seqlib.training.checkpoints import check_free_space, load_checkpoint
 from seqlib.training.datasets import training_data
@@ -185,21 +187,32 @@ def build_model(config, source_vocab_size, target_vocab_size, strategy, checkpoi
         strategy: the tf.distribute.Strategy whose scope holds the variables.
         checkpoint: a checkpoint to load weights and optimizer state from, or None.
     """
-    previous_policy = keras.mixed_precision.global_policy()
-    if config.mixed_precision:
-        # The same policy with or without a GPU, so the gpu preset's code path runs
-        # (and is tested) on any machine; float16 is emulated on a CPU, hence slow.
-        if not tf.config.list_physical_devices("GPU"):
-            say(f"note: preset {config.name!r} computes in mixed float16 for a GPU; without one it trains slowly here")
-        keras.mixed_precision.set_global_policy("mixed_float16")
-    try:
+    with computing_in(training_precision(config)):
         with strategy.scope():
             model = build_training_model(config, source_vocab_size, target_vocab_size)
             compile_model(model, config, extra_metrics=[TargetTokens()])
             if checkpoint is not None:
                 model.optimizer.build(model.trainable_variables)
                 load_checkpoint(model, checkpoint)
-    finally:
-        # The policy applies to layers built later too (a notebook's next model).
-        keras.mixed_precision.set_global_policy(previous_policy)
     return model
+
+
+def training_precision(config):
+    """The precision this machine trains `config` in (seqlib/precision.py), said in one line.
+
+    "auto" is chosen again on every start, so a run begun on an AMX CPU or an A100 in
+    bfloat16 resumes in float32 on a CPU without bfloat16 (the weights are float32
+    either way), and the other way round.
+    """
+    cpu, gpus = cpu_description(), gpu_capabilities()
+    precision, reason = choose_precision(config.precision, cpu, gpus)
+    emulated = not gpus and (
+        (precision == MIXED_FLOAT16 and not cpu.get("avx512_fp16"))
+        or (precision == MIXED_BFLOAT16 and not (cpu.get("amx") or cpu.get("avx512_bf16")))
+    )
+    warning = (
+        f"; this CPU has no {precision[6:]} arithmetic of its own, so it trains slower here than in float32" if emulated else ""
+    )
+    how = f"chosen automatically: {reason}" if config.precision == AUTO else "as the run's settings say"
+    say(f"precision: {precision} ({how}{warning})")
+    return precision
