@@ -93,7 +93,7 @@ def test_too_late_for_onednn_once_tensorflow_is_imported(monkeypatch):
     assert environ["TF_ENABLE_ONEDNN_OPTS"] == "1"
 
 
-def few_steps_losses(precision, steps=6):
+def few_steps_losses(precision, steps=4):
     """The tiny model's training losses over a few steps on one fixed batch, computed in `precision`."""
     import keras
     import tensorflow as tf
@@ -127,7 +127,7 @@ def bfloat16_run(tmp_path_factory):
     """The tiny preset trained one epoch in mixed bfloat16 by the command line's main."""
     run_dir = tmp_path_factory.mktemp("bfloat16") / "run"
     # With the recipe's flags too, which the run saves like the precision.
-    args = ("train", "--config", "tiny", "--out", run_dir, "--max-pairs", "600", "--precision", "mixed_bfloat16")
+    args = ("train", "--config", "tiny", "--out", run_dir, "--max-pairs", "300", "--precision", "mixed_bfloat16")
     args += ("--learning-rate", "0.002", "--dropout", "0.1")
     done = run_main_here(*args, "--epochs", "1")
     assert done.returncode == 0, done.stderr.decode()[-3000:]

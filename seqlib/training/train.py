@@ -187,18 +187,22 @@ def build_model(config, source_vocab_size, target_vocab_size, strategy, checkpoi
         strategy: the tf.distribute.Strategy whose scope holds the variables.
         checkpoint: a checkpoint to load weights and optimizer state from, or None.
     """
-    with computing_in(training_precision(config)):
+    precision, choice = training_precision(config)
+    with computing_in(precision):
         with strategy.scope():
             model = build_training_model(config, source_vocab_size, target_vocab_size)
             compile_model(model, config, extra_metrics=[TargetTokens()])
             if checkpoint is not None:
                 model.optimizer.build(model.trainable_variables)
                 load_checkpoint(model, checkpoint)
+    # Said once the checkpoint has loaded: a damaged one is then the only message.
+    say(choice)
     return model
 
 
 def training_precision(config):
-    """The precision this machine trains `config` in (seqlib/precision.py), said in one line.
+    """The precision this machine trains `config` in (seqlib/precision.py), and the line
+    that says it.
 
     "auto" is chosen again on every start, so a run begun on an AMX CPU or an A100 in
     bfloat16 resumes in float32 on a CPU without bfloat16 (the weights are float32
@@ -214,5 +218,4 @@ def training_precision(config):
         f"; this CPU has no {precision[6:]} arithmetic of its own, so it trains slower here than in float32" if emulated else ""
     )
     how = f"chosen automatically: {reason}" if config.precision == AUTO else "as the run's settings say"
-    say(f"precision: {precision} ({how}{warning})")
-    return precision
+    return precision, f"precision: {precision} ({how}{warning})"
