@@ -228,7 +228,7 @@ def format_curve(report):
     lines = [
         f"seqlib bench --curve: {cpu['model']}, {cpu['cores']} cores, GPU: {', '.join(report['gpu']) or 'none'}; "
         f"preset {report['preset']}, {report['minutes']:g} min a model, {report['test_sentences']} test sentences",
-        f"  {'minutes':>8} " + " ".join(f"{name:>18}" for name in report["curves"]),
+        f"  {'point':>8} " + " ".join(f"{name:>18}" for name in report["curves"]),
     ]
     longest = max(len(points) for points in report["curves"].values())
     for index in range(longest):
