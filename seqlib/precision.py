@@ -25,6 +25,10 @@ MIXED_BFLOAT16 = "mixed_bfloat16"
 MIXED_FLOAT16 = "mixed_float16"
 PRECISIONS = (AUTO, FLOAT32, MIXED_BFLOAT16, MIXED_FLOAT16)
 
+# The CPU flags (as seqlib.hardware.cpu_description names them) of native bfloat16 and float16.
+CPU_BFLOAT16_FLAGS = {"amx": "AMX", "avx512_bf16": "AVX512-BF16"}
+CPU_FLOAT16_FLAGS = {"avx512_fp16": "AVX512-FP16"}
+
 # Compute capabilities: bfloat16 tensor cores from Ampere (8.0), float16 ones from Volta (7.0).
 BFLOAT16_GPU = (8, 0)
 FLOAT16_GPU = (7, 0)
@@ -60,11 +64,16 @@ def choose_precision(requested, cpu, gpus):
         if weakest >= FLOAT16_GPU:
             return MIXED_FLOAT16, f"{described} has float16 tensor cores, not bfloat16 ones"
         return FLOAT32, f"{described} has no 16-bit tensor cores"
-    native = [flag for flag, name in (("amx", "AMX"), ("avx512_bf16", "AVX512-BF16")) if cpu.get(flag)]
+    native = [name for flag, name in CPU_BFLOAT16_FLAGS.items() if cpu.get(flag)]
     if native:
-        names = " and ".join(name for flag, name in (("amx", "AMX"), ("avx512_bf16", "AVX512-BF16")) if flag in native)
-        return MIXED_BFLOAT16, f"the CPU has {names}"
+        return MIXED_BFLOAT16, f"the CPU has {' and '.join(native)}"
     return FLOAT32, "the CPU has neither AMX nor AVX512-BF16, so 16-bit types would be emulated"
+
+
+def emulated_on_cpu(precision, cpu):
+    """True where a CPU-only machine would emulate `precision`'s 16-bit type."""
+    flags = {MIXED_BFLOAT16: CPU_BFLOAT16_FLAGS, MIXED_FLOAT16: CPU_FLOAT16_FLAGS}.get(precision)
+    return flags is not None and not any(cpu.get(flag) for flag in flags)
 
 
 def gpu_capabilities():

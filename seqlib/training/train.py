@@ -23,7 +23,7 @@ from seqlib.hardware import cpu_description
 from seqlib.models.gru import compile_model
 from seqlib.models.metrics import TargetTokens
 from seqlib.models.registry import build_training_model
-from seqlib.precision import AUTO, MIXED_BFLOAT16, MIXED_FLOAT16, choose_precision, computing_in, gpu_capabilities
+from seqlib.precision import AUTO, choose_precision, computing_in, emulated_on_cpu, gpu_capabilities
 from seqlib.training.callbacks import monitor_for, training_callbacks
 from seqlib.training.checkpoints import check_free_space, load_checkpoint
 from seqlib.training.datasets import training_data
@@ -210,10 +210,7 @@ def training_precision(config):
     """
     cpu, gpus = cpu_description(), gpu_capabilities()
     precision, reason = choose_precision(config.precision, cpu, gpus)
-    emulated = not gpus and (
-        (precision == MIXED_FLOAT16 and not cpu.get("avx512_fp16"))
-        or (precision == MIXED_BFLOAT16 and not (cpu.get("amx") or cpu.get("avx512_bf16")))
-    )
+    emulated = not gpus and emulated_on_cpu(precision, cpu)
     warning = (
         f"; this CPU has no {precision[6:]} arithmetic of its own, so it trains slower here than in float32" if emulated else ""
     )
