@@ -193,7 +193,6 @@ def build_model(config, source_vocab_size, target_vocab_size, strategy, checkpoi
             model = build_training_model(config, source_vocab_size, target_vocab_size)
             compile_model(model, config, extra_metrics=[TargetTokens()])
             if checkpoint is not None:
-                model.optimizer.build(model.trainable_variables)
                 load_checkpoint(model, checkpoint)
     # Said once the checkpoint has loaded: a damaged one is then the only message.
     say(choice)
