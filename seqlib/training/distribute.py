@@ -49,8 +49,8 @@ def fit_scope(model, strategy, dataset):
     ("Attempt to convert a value (PerReplica: ...)"), and every step averages
     the scalar logs "along axis 0", which fails on a scalar ("Invalid reduction
     dimension 0 for input with 0 dimensions"). For that strategy only:
-    the model, loss, metrics and optimizer are built here from one undistributed
-    batch; the model forgets the strategy it was made under, so fit() finds it
+    the model, loss and metrics are built here from one undistributed batch (the
+    optimizer already is, by compile_model); the model forgets the strategy it was made under, so fit() finds it
     in the scope it runs in instead and skips its own build; and the step's logs
     are averaged across workers as scalars.
 
