@@ -16,6 +16,8 @@ import platform
 import sys
 from pathlib import Path
 
+from seqlib.precision import MIXED_FLOAT16
+
 
 def cpu_description():
     """{"model", "cores", "avx2", "avx512", "avx512_bf16", "avx512_fp16", "amx"}: the model name, the
@@ -59,9 +61,7 @@ def choose_onednn(cpu=None, environ=os.environ):
     cpu = cpu or cpu_description()
     if not cpu["avx2"]:
         return None
-    environ["TF_ENABLE_ONEDNN_OPTS"] = "1"
-    environ[CHOSEN_BY_SEQLIB] = "1"
-    return "1"
+    return _set_onednn("1", environ)
 
 
 def choose_onednn_for_precision(precision, cpu=None, environ=os.environ):
@@ -81,13 +81,18 @@ def choose_onednn_for_precision(precision, cpu=None, environ=os.environ):
 
     Returns "0" where it turned oneDNN off, else None.
     """
-    if precision != "mixed_float16" or "tensorflow" in sys.modules:
+    if precision != MIXED_FLOAT16 or "tensorflow" in sys.modules:
         return None
     if "TF_ENABLE_ONEDNN_OPTS" in environ and CHOSEN_BY_SEQLIB not in environ:
         return None
     cpu = cpu or cpu_description()
     if not cpu.get("avx512"):
         return None
-    environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
+    return _set_onednn("0", environ)
+
+
+def _set_onednn(value, environ):
+    """Sets TF_ENABLE_ONEDNN_OPTS to `value`, marked as seqlib's choice; returns `value`."""
+    environ["TF_ENABLE_ONEDNN_OPTS"] = value
     environ[CHOSEN_BY_SEQLIB] = "1"
-    return "0"
+    return value
