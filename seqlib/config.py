@@ -6,6 +6,7 @@ The family is chosen through seqlib/models/registry.py.
 """
 
 import dataclasses
+import typing
 from dataclasses import dataclass
 
 from seqlib.errors import SeqlibError
@@ -45,6 +46,10 @@ class TrainConfig:
         check_precision(self.precision)
         if not 0 <= self.label_smoothing < 1:
             raise SeqlibError(f"label_smoothing must be at least 0 and below 1, got {self.label_smoothing:g}")
+        if not 0 <= self.dropout_rate < 1:
+            raise SeqlibError(f"dropout_rate must be at least 0 and below 1, got {self.dropout_rate:g}")
+        if not self.learning_rate > 0:
+            raise SeqlibError(f"learning_rate must be a positive number, got {self.learning_rate:g}")
         settings_type = family(self.arch).settings
         if self.model is None:
             object.__setattr__(self, "model", settings_type())
@@ -103,6 +108,53 @@ class TrainConfig:
         if unknown:
             raise SeqlibError(f"config's {values.get('arch', 'gru')} settings have unknown fields {unknown}")
         return cls(**values, model=settings_type(**model_values))
+
+
+# Settings `--set` may not change: the preset's name, and the family (train's --arch chooses it).
+NOT_SETTABLE = ("name", "arch", "model")
+
+
+def setting_from_text(config, text):
+    """`train --set NAME=VALUE`: (name, value) with the value typed like the setting it
+    changes, one of `config`'s shared settings or its family's own (`num_heads=2`,
+    `tie_embeddings=true`, `max_pairs=none`). Pure Python, so it is checked before
+    TensorFlow loads."""
+    name, equals, value = text.partition("=")
+    name = name.strip().replace("-", "_")
+    fields = {field.name: field for field in dataclasses.fields(config) if field.name not in NOT_SETTABLE}
+    fields |= {field.name: field for field in dataclasses.fields(config.model)}
+    if not equals or not name:
+        raise SeqlibError(f"--set {text}: write NAME=VALUE, e.g. --set num_heads=2")
+    if name in NOT_SETTABLE:
+        raise SeqlibError(f"--set {text}: {name} cannot be set; choose the preset with --config and the family with --arch")
+    if name not in fields:
+        raise SeqlibError(
+            f"--set {text}: {name} is not a setting of a {config.arch} config; "
+            f"its settings: {', '.join(sorted(fields))}"
+        )
+    try:
+        return name, _typed(fields[name].type, value.strip())
+    except ValueError:
+        raise SeqlibError(f"--set {text}: {name} takes {_type_name(fields[name].type)}, not {value.strip()!r}") from None
+
+
+def _typed(kind, value):
+    """`value` (text) as a `kind`: bool, int, float, str, or one of them | None."""
+    options = typing.get_args(kind) or (kind,)
+    if type(None) in options and value.lower() == "none":
+        return None
+    kind = next(option for option in options if option is not type(None))
+    if kind is bool:
+        if value.lower() not in ("true", "false"):
+            raise ValueError(value)
+        return value.lower() == "true"
+    return kind(value)
+
+
+def _type_name(kind):
+    options = typing.get_args(kind) or (kind,)
+    names = {bool: "true or false", int: "a whole number", float: "a number", str: "text", type(None): "none"}
+    return " or ".join(names.get(option, str(option)) for option in options)
 
 
 PRESET_NAMES = ("tiny", "cpu", "gpu")

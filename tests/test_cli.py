@@ -108,6 +108,24 @@ def test_train_resumes_from_the_last_epoch(own_run):
     assert (own_run / "logs").is_dir()
 
 
+def test_set_types_each_value_like_the_setting_it_changes():
+    from seqlib.config import get_preset, setting_from_text
+
+    transformer = get_preset("cpu", "transformer")
+    given = ["num_heads=2", "tie_embeddings=true", "tie-embeddings=False", "max_pairs=none", "max_pairs=500", "learning_rate=1e-3"]
+    assert [setting_from_text(transformer, text) for text in given] == [
+        ("num_heads", 2),
+        ("tie_embeddings", True),
+        ("tie_embeddings", False),
+        ("max_pairs", None),
+        ("max_pairs", 500),
+        ("learning_rate", 0.001),
+    ]
+    changed = transformer.replace(**dict(setting_from_text(transformer, text) for text in given[:2]))
+    assert (changed.model.num_heads, changed.model.tie_embeddings, changed.model.units) == (2, True, 192)
+    assert setting_from_text(get_preset("cpu"), "attention=false") == ("attention", False)  # the GRU's own
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -140,6 +158,13 @@ def test_train_resumes_from_the_last_epoch(own_run):
         (["train", "--config", "tiny", "--out", "{missing}", "--learning-rate", "0"], "--learning-rate must be a positive"),
         (["train", "--config", "tiny", "--out", "{missing}", "--dropout", "1"], "--dropout must be at least 0 and below 1"),
         (["train", "--config", "tiny", "--out", "{missing}", "--precision", "half"], "invalid choice: 'half'"),
+        (["train", "--config", "tiny", "--out", "{missing}", "--set", "num_heads=2"], "num_heads is not a setting of a gru config"),
+        (["train", "--config", "tiny", "--arch", "transformer", "--out", "{missing}", "--set", "num_heads=3"], "units (64) must be a multiple of num_heads (3)"),
+        (["train", "--config", "tiny", "--out", "{missing}", "--set", "units=wide"], "units takes a whole number, not 'wide'"),
+        (["train", "--config", "tiny", "--out", "{missing}", "--set", "attention"], "write NAME=VALUE"),
+        (["train", "--config", "tiny", "--out", "{missing}", "--set", "dropout_rate=1"], "dropout_rate must be at least 0 and below 1"),
+        (["train", "--config", "tiny", "--out", "{missing}", "--dropout", "0", "--set", "dropout_rate=0.1"], "also given by its own option"),
+        (["train", "--config", "tiny", "--out", "{missing}", "--set", "arch=transformer"], "choose the preset with --config and the family with --arch"),
         (["bench", "--model", "{missing}"], "no such run directory"),
     ],
 )

@@ -145,6 +145,7 @@ def test_the_run_says_it_is_a_transformer_and_tensorboard_shows_its_cross_attent
     _, config, model = load_training_model(transformer_run)
     blocks = TransformerLayers.of(model)  # looks each layer up by name: raises if one is missing
     assert config.arch == "transformer" and len(blocks.encoder_blocks) == len(blocks.decoder_blocks) == config.model.num_layers
+    assert config.model.num_heads == 2 and all(block.num_heads == 2 for block in blocks.encoder_blocks)  # train --set num_heads=2
     found = summaries(RunDir(transformer_run).logs)
     assert found["translations/attention/0"] == "images" and "validation/epoch_bleu" in found
 

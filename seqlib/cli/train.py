@@ -4,7 +4,15 @@ import sys
 
 from seqlib.cli.arguments import UsageError, positive_int
 from seqlib.cli.tfimport import load_tensorflow
-from seqlib.config import PRESET_NAMES, SCHEDULES, STRATEGIES, TOKENIZERS, check_training_limits, get_preset
+from seqlib.config import (
+    PRESET_NAMES,
+    SCHEDULES,
+    STRATEGIES,
+    TOKENIZERS,
+    check_training_limits,
+    get_preset,
+    setting_from_text,
+)
 from seqlib.hardware import choose_onednn_for_precision
 from seqlib.models.registry import ARCHITECTURES
 from seqlib.precision import PRECISIONS
@@ -61,6 +69,14 @@ def add_parser(verbs):
         "of compute capability 8.0 or more, mixed_float16 on older GPUs (T4), float32 elsewhere, and says so "
         "(default: the preset's; tiny: float32, cpu and gpu: auto); weights, logits and loss stay float32",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="change one more setting of the preset, e.g. --set num_heads=2 or --set tie_embeddings=true "
+        "(repeatable; the names are TrainConfig's in seqlib/config.py and the family's in seqlib/models/*_settings.py)",
+    )
     parser.add_argument("--epochs", type=int, help="number of epochs (default: the preset's)")
     parser.add_argument("--max-pairs", type=positive_int, help="use only the first N pairs of the corpus")
     parser.add_argument("--data", metavar="FILE", help="corpus of English<TAB>French lines (default: data/fra.txt.gz)")
@@ -96,16 +112,18 @@ def run(args):
         raise UsageError(f"--learning-rate must be a positive number, got {args.learning_rate:g}")
     if args.dropout is not None and not 0 <= args.dropout < 1:
         raise UsageError(f"--dropout must be at least 0 and below 1, got {args.dropout:g}")
+    requested = requested_settings(args, config)
+    config = config.replace(**requested)
+    check_training_limits(config.epochs, None)  # what --set epochs=N gave
     saved = check_corpus_and_run(args, config)
     # Decided before TensorFlow loads: oneDNN crawls in float16 on AVX-512 CPUs (seqlib/hardware.py).
-    if choose_onednn_for_precision(args.precision or (saved or config).precision) == "0":
+    if choose_onednn_for_precision(requested.get("precision") or (saved or config).precision) == "0":
         say("note: TensorFlow's oneDNN kernels are off for this float16 training: with them it crawls on AVX-512 CPUs")
     load_tensorflow(collective_ops=args.strategy == "multiworker")
     from seqlib.training.train import train
 
     if args.epochs is not None:
         config = config.replace(epochs=args.epochs)
-    config = config.replace(**requested_settings(args))
     train(
         config,
         args.out,
@@ -120,8 +138,9 @@ def run(args):
     return 0
 
 
-def requested_settings(args):
-    """{config field: value} of every setting the command line sets (--epochs aside)."""
+def requested_settings(args, config):
+    """{config field: value} of every setting the command line sets (--epochs aside), its
+    `--set NAME=VALUE` ones typed like `config`'s."""
     given = {
         "max_pairs": args.max_pairs,
         "arch": args.arch,
@@ -133,12 +152,18 @@ def requested_settings(args):
         "dropout_rate": args.dropout,
         "precision": args.precision,
     }
-    return {name: value for name, value in given.items() if value is not None}
+    given = {name: value for name, value in given.items() if value is not None}
+    for text in args.set:
+        name, value = setting_from_text(config, text)
+        if name in given or name == "epochs" and args.epochs is not None:
+            raise UsageError(f"--set {text}: {name} is also given by its own option; give it once")
+        given[name] = value
+    return given
 
 
 def explicit_settings(args):
     """The config fields the user set on the command line, for the note on resume."""
-    return tuple(requested_settings(args))
+    return tuple(requested_settings(args, get_preset(args.config, args.arch or "gru")))
 
 
 def check_corpus_and_run(args, config):

@@ -6,6 +6,8 @@ TensorFlow loads; the layers themselves are in seqlib/models/transformer.py.
 
 from dataclasses import dataclass
 
+from seqlib.errors import SeqlibError
+
 
 @dataclass(frozen=True)
 class TransformerSettings:
@@ -16,6 +18,13 @@ class TransformerSettings:
     num_heads: int = 4  # attention heads (units must be a multiple)
     feed_forward_dim: int = 1024  # width of each block's feed-forward layer
     tie_embeddings: bool = False  # the target embedding is also the output projection (transformer.PositionalEmbedding)
+
+    def __post_init__(self):
+        # Refused when the config is made, before the vocabularies are learned.
+        if self.units % 2:
+            raise SeqlibError(f"a transformer's units must be even (sines and cosines), got {self.units}")
+        if self.units % self.num_heads:
+            raise SeqlibError(f"units ({self.units}) must be a multiple of num_heads ({self.num_heads})")
 
 
 # Each preset's transformer sizes, and the shared training settings it changes: the
