@@ -6,6 +6,7 @@ The family is chosen through seqlib/models/registry.py.
 """
 
 import dataclasses
+import math
 import typing
 from dataclasses import dataclass
 
@@ -48,8 +49,15 @@ class TrainConfig:
             raise SeqlibError(f"label_smoothing must be at least 0 and below 1, got {self.label_smoothing:g}")
         if not 0 <= self.dropout_rate < 1:
             raise SeqlibError(f"dropout_rate must be at least 0 and below 1, got {self.dropout_rate:g}")
-        if not self.learning_rate > 0:
+        if not 0 < self.learning_rate < math.inf:
             raise SeqlibError(f"learning_rate must be a positive number, got {self.learning_rate:g}")
+        counts = ("batch_size", "epochs", "source_vocab_size", "target_vocab_size", "max_tokens", "min_count")
+        check_at_least_one(self, counts + ("max_pairs", "steps_per_epoch"))
+        for name in ("validation_fraction", "test_fraction"):
+            if not 0 <= getattr(self, name) < 1:
+                raise SeqlibError(f"{name} must be at least 0 and below 1, got {getattr(self, name):g}")
+        if self.validation_fraction + self.test_fraction >= 1:
+            raise SeqlibError("validation_fraction and test_fraction together must leave some pairs to train on")
         settings_type = family(self.arch).settings
         if self.model is None:
             object.__setattr__(self, "model", settings_type())
@@ -110,6 +118,14 @@ class TrainConfig:
         return cls(**values, model=settings_type(**model_values))
 
 
+def check_at_least_one(settings, names):
+    """Refuses any of the named int settings below 1 (None, where a setting allows it, is left alone)."""
+    for name in names:
+        value = getattr(settings, name)
+        if value is not None and value < 1:
+            raise SeqlibError(f"{name} must be at least 1, got {value}")
+
+
 # Settings `--set` may not change: the preset's name, and the family (train's --arch chooses it).
 NOT_SETTABLE = ("name", "arch", "model")
 
@@ -121,21 +137,23 @@ def setting_from_text(config, text):
     TensorFlow loads."""
     name, equals, value = text.partition("=")
     name = name.strip().replace("-", "_")
-    fields = {field.name: field for field in dataclasses.fields(config) if field.name not in NOT_SETTABLE}
-    fields |= {field.name: field for field in dataclasses.fields(config.model)}
+    kinds = typing.get_type_hints(type(config)) | typing.get_type_hints(type(config.model))
+    fields = {field.name for field in dataclasses.fields(config) if field.name not in NOT_SETTABLE}
+    fields |= {field.name for field in dataclasses.fields(config.model)}
     if not equals or not name:
         raise SeqlibError(f"--set {text}: write NAME=VALUE, e.g. --set num_heads=2")
     if name in NOT_SETTABLE:
         raise SeqlibError(f"--set {text}: {name} cannot be set; choose the preset with --config and the family with --arch")
     if name not in fields:
+        others = [other for other, one in FAMILIES.items() if name in {field.name for field in dataclasses.fields(one.settings)}]
+        hint = f" (it is a {' and '.join(others)} setting: give --arch {others[0]})" if others else ""
         raise SeqlibError(
-            f"--set {text}: {name} is not a setting of a {config.arch} config; "
-            f"its settings: {', '.join(sorted(fields))}"
+            f"--set {text}: {name} is not a setting of a {config.arch} config{hint}; its settings: {', '.join(sorted(fields))}"
         )
     try:
-        return name, _typed(fields[name].type, value.strip())
+        return name, _typed(kinds[name], value.strip())
     except ValueError:
-        raise SeqlibError(f"--set {text}: {name} takes {_type_name(fields[name].type)}, not {value.strip()!r}") from None
+        raise SeqlibError(f"--set {text}: {name} takes {_type_name(kinds[name])}, not {value.strip()!r}") from None
 
 
 def _typed(kind, value):

@@ -74,7 +74,7 @@ def add_parser(verbs):
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="change one more setting of the preset, e.g. --set num_heads=2 or --set tie_embeddings=true "
+        help="change one more setting of the preset, e.g. --set batch_size=128, or with --arch transformer --set num_heads=2 "
         "(repeatable; the names are TrainConfig's in seqlib/config.py and the family's in seqlib/models/*_settings.py)",
     )
     parser.add_argument("--epochs", type=int, help="number of epochs (default: the preset's)")
@@ -114,7 +114,6 @@ def run(args):
         raise UsageError(f"--dropout must be at least 0 and below 1, got {args.dropout:g}")
     requested = requested_settings(args, config)
     config = config.replace(**requested)
-    check_training_limits(config.epochs, None)  # what --set epochs=N gave
     saved = check_corpus_and_run(args, config)
     # Decided before TensorFlow loads: oneDNN crawls in float16 on AVX-512 CPUs (seqlib/hardware.py).
     if choose_onednn_for_precision(requested.get("precision") or (saved or config).precision) == "0":
@@ -132,7 +131,7 @@ def run(args):
         schedule=args.schedule,
         verbose=2 if not sys.stderr.isatty() else "auto",
         strategy=args.strategy,
-        explicit=explicit_settings(args),
+        explicit=tuple(requested),
     )
     print(f"trained model saved in {args.out}", file=sys.stderr)
     return 0
@@ -153,17 +152,15 @@ def requested_settings(args, config):
         "precision": args.precision,
     }
     given = {name: value for name, value in given.items() if value is not None}
+    by_set = {}
     for text in args.set:
         name, value = setting_from_text(config, text)
-        if name in given or name == "epochs" and args.epochs is not None:
-            raise UsageError(f"--set {text}: {name} is also given by its own option; give it once")
-        given[name] = value
-    return given
-
-
-def explicit_settings(args):
-    """The config fields the user set on the command line, for the note on resume."""
-    return tuple(requested_settings(args, get_preset(args.config, args.arch or "gru")))
+        if name == "epochs":  # its own option: --epochs is also what a resumed run may change
+            raise UsageError(f"--set {text}: give --epochs {value} instead")
+        if name in given or name in by_set:
+            raise UsageError(f"--set {text}: {name} is given twice (by --set or its own option); give it once")
+        by_set[name] = value
+    return given | by_set
 
 
 def check_corpus_and_run(args, config):

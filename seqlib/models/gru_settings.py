@@ -6,6 +6,8 @@ TensorFlow loads; the layers themselves are in seqlib/models/gru.py.
 
 from dataclasses import dataclass
 
+from seqlib.errors import SeqlibError
+
 
 @dataclass(frozen=True)
 class GruSettings:
@@ -14,6 +16,12 @@ class GruSettings:
     embedding_dim: int = 256  # width of both embeddings
     units: int = 512  # decoder GRU units; the bidirectional encoder has this many per direction
     attention: bool = True  # False leaves the decoder only the thought vector (lab 3's experiment)
+
+    def __post_init__(self):
+        # Refused when the config is made, before the vocabularies are learned.
+        for name in ("embedding_dim", "units"):
+            if getattr(self, name) < 1:
+                raise SeqlibError(f"{name} must be at least 1, got {getattr(self, name)}")
 
 
 # Each preset's GRU sizes, and the shared training settings it changes.

@@ -21,6 +21,9 @@ class TransformerSettings:
 
     def __post_init__(self):
         # Refused when the config is made, before the vocabularies are learned.
+        for name in ("units", "num_layers", "num_heads", "feed_forward_dim"):
+            if getattr(self, name) < 1:
+                raise SeqlibError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.units % 2:
             raise SeqlibError(f"a transformer's units must be even (sines and cosines), got {self.units}")
         if self.units % self.num_heads:
