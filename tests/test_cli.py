@@ -112,7 +112,14 @@ def test_set_types_each_value_like_the_setting_it_changes():
     from seqlib.config import get_preset, setting_from_text
 
     transformer = get_preset("cpu", "transformer")
-    given = ["num_heads=2", "tie_embeddings=true", "tie-embeddings=False", "max_pairs=none", "max_pairs=500", "learning_rate=1e-3"]
+    given = [
+        "num_heads=2",
+        "tie_embeddings=true",
+        "tie-embeddings=False",
+        "max_pairs=none",
+        "max_pairs=500",
+        "learning_rate=1e-3",
+    ]
     assert [setting_from_text(transformer, text) for text in given] == [
         ("num_heads", 2),
         ("tie_embeddings", True),
@@ -158,16 +165,31 @@ def test_set_types_each_value_like_the_setting_it_changes():
         (["train", "--config", "tiny", "--out", "{missing}", "--learning-rate", "0"], "--learning-rate must be a positive"),
         (["train", "--config", "tiny", "--out", "{missing}", "--dropout", "1"], "--dropout must be at least 0 and below 1"),
         (["train", "--config", "tiny", "--out", "{missing}", "--precision", "half"], "invalid choice: 'half'"),
-        (["train", "--config", "tiny", "--out", "{missing}", "--set", "num_heads=2"], "not a setting of a gru config (it is a transformer setting: give --arch transformer)"),
-        (["train", "--config", "tiny", "--arch", "transformer", "--out", "{missing}", "--set", "num_heads=0"], "num_heads must be at least 1"),
+        (
+            ["train", "--config", "tiny", "--out", "{missing}", "--set", "num_heads=2"],
+            "not a setting of a gru config (it is a transformer setting: give --arch transformer)",
+        ),
+        (
+            ["train", "--config", "tiny", "--arch", "transformer", "--out", "{missing}", "--set", "num_heads=0"],
+            "num_heads must be at least 1",
+        ),
         (["train", "--config", "tiny", "--out", "{missing}", "--set", "epochs=3"], "give --epochs 3 instead"),
         (["train", "--config", "tiny", "--out", "{missing}", "--set", "test_fraction=0.99"], "must leave some pairs to train on"),
-        (["train", "--config", "tiny", "--arch", "transformer", "--out", "{missing}", "--set", "num_heads=3"], "units (64) must be a multiple of num_heads (3)"),
+        (
+            ["train", "--config", "tiny", "--arch", "transformer", "--out", "{missing}", "--set", "num_heads=3"],
+            "units (64) must be a multiple of num_heads (3)",
+        ),
         (["train", "--config", "tiny", "--out", "{missing}", "--set", "units=wide"], "units takes a whole number, not 'wide'"),
         (["train", "--config", "tiny", "--out", "{missing}", "--set", "attention"], "write NAME=VALUE"),
-        (["train", "--config", "tiny", "--out", "{missing}", "--set", "dropout_rate=1"], "dropout_rate must be at least 0 and below 1"),
+        (
+            ["train", "--config", "tiny", "--out", "{missing}", "--set", "dropout_rate=1"],
+            "dropout_rate must be at least 0 and below 1",
+        ),
         (["train", "--config", "tiny", "--out", "{missing}", "--dropout", "0", "--set", "dropout_rate=0.1"], "given twice"),
-        (["train", "--config", "tiny", "--out", "{missing}", "--set", "arch=transformer"], "choose the preset with --config and the family with --arch"),
+        (
+            ["train", "--config", "tiny", "--out", "{missing}", "--set", "arch=transformer"],
+            "choose the preset with --config and the family with --arch",
+        ),
         (["bench", "--model", "{missing}"], "no such run directory"),
     ],
 )
