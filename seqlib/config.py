@@ -10,7 +10,7 @@ import math
 import typing
 from dataclasses import dataclass
 
-from seqlib.errors import SeqlibError
+from seqlib.errors import SeqlibError, check_at_least_one
 from seqlib.models.registry import FAMILIES, family
 from seqlib.precision import check_precision
 
@@ -116,14 +116,6 @@ class TrainConfig:
         if unknown:
             raise SeqlibError(f"config's {values.get('arch', 'gru')} settings have unknown fields {unknown}")
         return cls(**values, model=settings_type(**model_values))
-
-
-def check_at_least_one(settings, names):
-    """Refuses any of the named int settings below 1 (None, where a setting allows it, is left alone)."""
-    for name in names:
-        value = getattr(settings, name)
-        if value is not None and value < 1:
-            raise SeqlibError(f"{name} must be at least 1, got {value}")
 
 
 # Settings `--set` may not change: the preset's name, and the family (train's --arch chooses it).

@@ -22,6 +22,18 @@ class LabError(SeqlibError):
         return [f"{type(self).__name__}: {self}"]
 
 
+def check_at_least_one(settings, names):
+    """Refuses any of the named int settings below 1 (None, where a setting allows it, is left alone).
+
+    Here rather than in seqlib/config.py because the families' settings, which
+    seqlib/config.py imports, check their own counts with it too.
+    """
+    for name in names:
+        value = getattr(settings, name)
+        if value is not None and value < 1:
+            raise SeqlibError(f"{name} must be at least 1, got {value}")
+
+
 def first_line(error):
     """The first non-empty line of an underlying error's message.
 

@@ -6,7 +6,7 @@ TensorFlow loads; the layers themselves are in seqlib/models/gru.py.
 
 from dataclasses import dataclass
 
-from seqlib.errors import SeqlibError
+from seqlib.errors import check_at_least_one
 
 
 @dataclass(frozen=True)
@@ -19,9 +19,7 @@ class GruSettings:
 
     def __post_init__(self):
         # Refused when the config is made, before the vocabularies are learned.
-        for name in ("embedding_dim", "units"):
-            if getattr(self, name) < 1:
-                raise SeqlibError(f"{name} must be at least 1, got {getattr(self, name)}")
+        check_at_least_one(self, ("embedding_dim", "units"))
 
 
 # Each preset's GRU sizes, and the shared training settings it changes.

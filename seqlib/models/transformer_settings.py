@@ -6,7 +6,7 @@ TensorFlow loads; the layers themselves are in seqlib/models/transformer.py.
 
 from dataclasses import dataclass
 
-from seqlib.errors import SeqlibError
+from seqlib.errors import SeqlibError, check_at_least_one
 
 
 @dataclass(frozen=True)
@@ -21,9 +21,7 @@ class TransformerSettings:
 
     def __post_init__(self):
         # Refused when the config is made, before the vocabularies are learned.
-        for name in ("units", "num_layers", "num_heads", "feed_forward_dim"):
-            if getattr(self, name) < 1:
-                raise SeqlibError(f"{name} must be at least 1, got {getattr(self, name)}")
+        check_at_least_one(self, ("units", "num_layers", "num_heads", "feed_forward_dim"))
         if self.units % 2:
             raise SeqlibError(f"a transformer's units must be even (sines and cosines), got {self.units}")
         if self.units % self.num_heads:
