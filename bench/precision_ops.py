@@ -4,7 +4,8 @@
 
 Times the ops a training step of the `cpu` preset spends its time in (the output
 projection's matmul forward and backward, a batched matmul as in attention, the
-decoder GRU's forward and backward, softmax cross-entropy, layer normalisation), each
+decoder GRU's forward and backward, Keras's and with its input projection hoisted out
+of the time loop, softmax cross-entropy, layer normalisation), each
 in float32, bfloat16 and float16, under the TF_ENABLE_ONEDNN_OPTS this process
 started with; run it once with 1 and once with 0 to see which kernels oneDNN takes
 off the fast path. Prints milliseconds a call, and each 16-bit type's time over
@@ -46,6 +47,9 @@ def ops_of(dtype):
     )
     sequence = tf.random.normal([BATCH, STEPS, UNITS])
     gru(sequence)
+    hoisted_gru = gru_with_input_projection_hoisted(UNITS, return_sequences=True, dtype=gru.dtype_policy)
+    hoisted_gru(sequence)
+    hoisted_gru.set_weights(gru.get_weights())
     norm = keras.layers.LayerNormalization(dtype=keras.DTypePolicy("float32" if dtype == "float32" else f"mixed_{dtype}"))
     norm(sequence)
 
@@ -71,6 +75,12 @@ def ops_of(dtype):
         return tape.gradient(loss, gru.trainable_variables)
 
     @tf.function
+    def hoisted_gru_forward_backward():
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.cast(hoisted_gru(sequence), tf.float32))
+        return tape.gradient(loss, hoisted_gru.trainable_variables)
+
+    @tf.function
     def layer_norm():
         return norm(cast(sequence))
 
@@ -83,9 +93,43 @@ def ops_of(dtype):
         "projection matmul + cross-entropy, gradient": projection_backward,
         "attention scores, batched matmul": attention_scores,
         "decoder GRU, forward + gradient": gru_forward_backward,
+        "decoder GRU, input projection hoisted": hoisted_gru_forward_backward,
         "layer normalisation": layer_norm,
         "softmax over the vocabulary": softmax,
     }
+
+
+def gru_with_input_projection_hoisted(units, **kwargs):
+    """A Keras GRU layer (reset_after, no dropout) that multiplies every step's input by
+    its kernel at once before the time loop, where Keras's multiplies each step's input
+    inside it; same weights, same outputs (batch, steps, units)."""
+    import keras
+
+    class HoistedGRU(keras.layers.GRU):
+        def inner_loop(self, sequences, initial_state, mask, training=False):
+            cell = self.cell
+            input_bias, recurrent_bias = cell.bias[0], cell.bias[1]
+            projected = keras.ops.matmul(sequences, cell.kernel) + input_bias  # (batch, steps, 3 * units)
+
+            def step(inputs, states):
+                previous = states[0]
+                x_z, x_r, x_h = keras.ops.split(inputs, 3, axis=-1)
+                h_z, h_r, h_h = keras.ops.split(keras.ops.matmul(previous, cell.recurrent_kernel) + recurrent_bias, 3, axis=-1)
+                z = cell.recurrent_activation(x_z + h_z)
+                state = z * previous + (1 - z) * cell.activation(x_h + cell.recurrent_activation(x_r + h_r) * h_h)
+                return state, [state]
+
+            # Keras's own loop (a tf.while_loop), so that only the hoisting differs.
+            return keras.src.backend.rnn(
+                step,
+                projected,
+                list(initial_state) if isinstance(initial_state, (list, tuple)) else [initial_state],
+                mask=mask[0] if isinstance(mask, (list, tuple)) else mask,
+                input_length=sequences.shape[1],
+                return_all_outputs=self.return_sequences,
+            )
+
+    return HoistedGRU(units, **kwargs)
 
 
 def milliseconds(function, budget=2.0, most=50):

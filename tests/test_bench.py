@@ -93,3 +93,35 @@ def test_bench_curve_usage_errors_come_before_tensorflow():
     ):
         done = run_main_without_tensorflow("bench", *args)
         assert done.returncode != 0 and message in one_line_error(done), (args, done.stderr)
+
+
+def test_precision_ops_times_every_op_in_every_type_and_hoists_the_gru_exactly(tmp_path, monkeypatch):
+    """bench/precision_ops.py, the README's command for which ops a 16-bit type slows down,
+    at tiny shapes; its hoisted GRU computes what Keras's GRU computes."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    import keras
+    import numpy as np
+    import precision_ops
+
+    gru = keras.layers.GRU(16, return_sequences=True)
+    hoisted = precision_ops.gru_with_input_projection_hoisted(16, return_sequences=True)
+    sequence = np.random.default_rng(0).normal(size=(3, 5, 8)).astype("float32")
+    gru(sequence), hoisted(sequence)
+    gru.cell.bias.assign(np.random.default_rng(1).normal(size=gru.cell.bias.shape))  # both biases matter
+    hoisted.set_weights(gru.get_weights())
+    np.testing.assert_allclose(hoisted(sequence), gru(sequence), atol=1e-5)
+
+    for name, value in dict(BATCH=4, STEPS=3, UNITS=8, VOCAB=20, SOURCE=3).items():
+        monkeypatch.setattr(precision_ops, name, value)
+    quick = precision_ops.milliseconds
+    monkeypatch.setattr(precision_ops, "milliseconds", lambda function: quick(function, most=1))
+    monkeypatch.setattr(sys, "argv", ["precision_ops.py", "--json", str(tmp_path / "ops.json")])
+    precision_ops.main()
+    report = json.loads((tmp_path / "ops.json").read_text())
+    assert report["cpu"]["model"]
+    assert "decoder GRU, input projection hoisted" in report["ms"]
+    for name, row in report["ms"].items():
+        assert set(row) == {"float32", "bfloat16", "float16"} and all(ms > 0 for ms in row.values()), name
