@@ -47,6 +47,55 @@ def test_bench_quick_on_the_tiny_preset_reports_every_figure_beside_the_baseline
             assert isinstance(value, float | int) and value > 0, (group, name, value)
 
 
+def test_training_speed_counts_the_timed_steps_tokens_and_traces_once(monkeypatch):
+    """tokens_per_s_for trains through fit: its step is traced for any length, never for one
+    batch's shape, and the figure is the non-padding target tokens of the timed steps over their seconds."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from seqlib.bench import training
+    from seqlib.data.pipeline import make_dataset
+
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(2, 30, size=400)  # several buckets, so batches of many shapes
+    ids = tf.ragged.constant([list(rng.integers(1, 20, size=length)) for length in lengths], dtype=tf.int32)
+
+    def new_dataset():
+        return make_dataset(ids, ids, 16, shuffle_seed=1, repeat=True)
+
+    traced = []
+
+    class CountTraces(keras.layers.Layer):
+        def call(self, x):
+            traced.append(x.shape)  # Python runs here only while the step is traced
+            return x
+
+    context, target_in = keras.Input((None,), dtype="int32"), keras.Input((None,), dtype="int32")
+    hidden = CountTraces()(keras.layers.Embedding(20, 8)(target_in))
+    model = keras.Model([context, target_in], keras.layers.Dense(20)(hidden))
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    built = len(traced)
+
+    class OneSecondATick:  # each reading of the clock is a second later: 3 timed steps make 3 s
+        def __init__(self):
+            self.ticks = 0
+
+        def seconds(self):
+            self.ticks += 1
+            return float(self.ticks)
+
+    monkeypatch.setattr(training, "Stopwatch", OneSecondATick)
+    speed = training.tokens_per_s_for(3, model, new_dataset, untimed_steps=2)
+    during = traced[built:]
+    assert during and all(shape[:2] == (None, None) for shape in during), during
+    assert int(model.optimizer.iterations) == 2 + 3
+    trained = list(new_dataset().take(5).as_numpy_iterator())
+    assert len({target_out.shape for _, target_out in trained}) > 1  # the shapes did vary
+    timed = trained[2:]
+    assert speed == sum(np.count_nonzero(target_out) for _, target_out in timed) / 3
+
+
 def test_curve_moments_and_time_to_quality():
     from seqlib.bench.curve import scoring_moments, time_to_reach
 
@@ -61,15 +110,15 @@ def test_curve_moments_and_time_to_quality():
 
 def test_bench_curve_on_tiny_writes_json_and_png_with_the_time_to_quality(tmp_path):
     json_file = tmp_path / "figures" / "curve.json"  # its folder is made
-    done = run_seqlib("bench", "--curve", "0.25", "--every", "0.25", "--config", "tiny", "--json", json_file, timeout=600)
+    done = run_seqlib("bench", "--curve", "0.1", "--every", "0.1", "--config", "tiny", "--json", json_file, timeout=600)
     stderr = done.stderr.decode()
     assert done.returncode == 0, stderr[-3000:]
     report = json.loads(json_file.read_text())
     assert set(report["curves"]) == {"seqlib_gru", "tutorial"}
     for name, points in report["curves"].items():
-        # Scored at the moments 3.75, 7.5 and 15 s of each one's training time, at the step that
-        # crosses each (seqlib's first step, tracing included, may cross them all at once).
-        assert 1 <= len(points) <= 3 and points[0]["seconds"] >= 3.75 and 15 <= points[-1]["seconds"] < 60, (name, points)
+        # Scored at the moments 1.5, 3 and 6 s of each one's training time, at the step that
+        # crosses each (the first step, tracing included, may cross them all at once).
+        assert 1 <= len(points) <= 3 and points[0]["seconds"] >= 1.5 and 6 <= points[-1]["seconds"] < 60, (name, points)
         assert all(0 <= point["bleu"] <= 100 and point["scoring_seconds"] >= 0 for point in points), points
         assert [point["seconds"] for point in points] == sorted(point["seconds"] for point in points)
     headline = report["headline"]

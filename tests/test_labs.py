@@ -32,11 +32,13 @@ def inject_parameters(notebook, **parameters):
     return notebook
 
 
-def execute(notebook, allow_errors=False):
-    """Runs a notebook in a fresh kernel from labs/, as a learner would; returns seconds taken."""
+def execute(notebook, allow_errors=False, kernel=None):
+    """Runs a notebook from labs/, in a fresh kernel as a learner would, or in `kernel`
+    (a started KernelManager, left running); returns seconds taken."""
     started = time.perf_counter()
     NotebookClient(
         notebook,
+        km=kernel,
         timeout=CELL_TIMEOUT,
         kernel_name="python3",
         allow_errors=allow_errors,
@@ -219,8 +221,23 @@ def test_solution_notebook_runs_top_to_bottom_on_tiny(path, lab_run_dir, request
     # is the benchmarks' business, and under a loaded CI machine a wall-clock bound only flakes.
 
 
+@pytest.fixture(scope="module")
+def exercise_kernel():
+    """One kernel for the exercise notebooks' runs, which only set up and call their checks:
+    each run empties its namespace first (%reset -f), so a name one notebook forgot to define
+    still fails there, and the kernel's start and TensorFlow's import are paid once, not five times."""
+    from jupyter_client.manager import KernelManager
+
+    kernel = KernelManager(kernel_name="python3")
+    kernel.start_kernel(cwd=str(LABS))
+    yield kernel
+    kernel.shutdown_kernel(now=True)
+
+
+# One worker runs them all, in the one exercise_kernel.
+@pytest.mark.xdist_group("lab_exercises")
 @pytest.mark.parametrize("path", SOLUTIONS, ids=[path.stem for path in SOLUTIONS])
-def test_exercise_notebook_fails_only_at_its_todos(path, lab_run_dir):
+def test_exercise_notebook_fails_only_at_its_todos(path, lab_run_dir, exercise_kernel):
     exercise = nbformat.read(LABS / path.name, as_version=4)
     nbformat.validate(exercise)
     solution = nbformat.read(path, as_version=4)
@@ -243,7 +260,8 @@ def test_exercise_notebook_fails_only_at_its_todos(path, lab_run_dir):
     kept = [cell for cell in exercise.cells if tags(cell) & {"parameters", "setup", "exercise", "check", "quiz"}]
     assert any("check" in tags(cell) for cell in kept)
     pruned = inject_parameters(nbformat.v4.new_notebook(cells=kept, metadata=exercise.metadata), **tiny_parameters(lab_run_dir))
-    execute(pruned, allow_errors=True)
+    pruned.cells.insert(0, nbformat.v4.new_code_cell("%reset -f"))
+    execute(pruned, allow_errors=True, kernel=exercise_kernel)
     for cell in pruned.cells:
         errors = errors_of(cell)
         if "check" in tags(cell):

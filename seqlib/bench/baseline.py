@@ -28,7 +28,7 @@ def train_tutorial(pairs, seconds):
     (TutorialGreedy translator, target tokens/s)."""
     source_vectorizer, target_vectorizer = tutorial.make_vectorizers(pairs.english, pairs.french)
     model = tutorial.build(source_vectorizer, target_vectorizer)
-    tokens_per_s = tokens_per_s_for(seconds, model, iter(tutorial_dataset(pairs, source_vectorizer, target_vectorizer)))
+    tokens_per_s = tokens_per_s_for(seconds, model, lambda: tutorial_dataset(pairs, source_vectorizer, target_vectorizer))
     return tutorial.TutorialGreedy(model, source_vectorizer, target_vectorizer), tokens_per_s
 
 

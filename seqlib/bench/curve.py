@@ -6,8 +6,8 @@ on the same training split for the same wall-clock, one after the other, and are
 scored greedy on the same test sentences at the same moments of their training
 (scoring time is left out of both clocks). seqlib's model trains as `train
 --config PRESET --time-budget` trains it (its budget schedule, epochs, validation
-and checkpoints all count as training time); the tutorial's the tutorial's way
-(Adam at Keras's defaults, batch 64).
+and checkpoints all count as training time); the tutorial's the tutorial's way (`fit`,
+Adam at Keras's defaults, batch 64).
 
 The score is BLEU on lower-cased text with accents stripped (`bleu_folded` in
 seqlib.evaluation.scores): the tutorial's model writes such text, so cased BLEU
@@ -28,6 +28,7 @@ import keras
 import tensorflow as tf
 
 from seqlib.bench.baseline import tutorial_dataset
+from seqlib.bench.training import STEPS_AT_MOST
 from seqlib.config import get_preset
 from seqlib.data import corpus
 from seqlib.data.vocabulary import load_vocabulary
@@ -138,36 +139,49 @@ def seqlib_curve(config, seconds, moments, test, work_dir):
 
 
 def tutorial_curve(train_pairs, seconds, moments, test):
-    """The tutorial's model trained the tutorial's way for `seconds` of training (its
-    vectorizers adapt first, outside the clock, as seqlib's vocabularies are learned),
-    scored at `moments`: the points."""
+    """The tutorial's model trained the tutorial's way (`fit`, Adam at Keras's defaults, batch 64)
+    for `seconds` of training (its vectorizers adapt first, outside the clock, as seqlib's
+    vocabularies are learned), scored at `moments`: the points."""
     source_vectorizer, target_vectorizer = tutorial.make_vectorizers(train_pairs.english, train_pairs.french)
-    batches = iter(tutorial_dataset(train_pairs, source_vectorizer, target_vectorizer))
     model = tutorial.build(source_vectorizer, target_vectorizer)
-    translator = tutorial.TutorialGreedy(model, source_vectorizer, target_vectorizer)
-    moments, points, excluded = list(moments), [], 0.0
-    started = time.perf_counter()
-    while moments:  # the last moment is `seconds`
-        (context, target_in), target_out = next(batches)
-        model.train_on_batch((context, target_in), target_out)
-        trained = time.perf_counter() - started - excluded
-        if trained < moments[0]:
-            continue
+    recorder = TutorialRecorder(tutorial.TutorialGreedy(model, source_vectorizer, target_vectorizer), test, moments)
+    dataset = tutorial_dataset(train_pairs, source_vectorizer, target_vectorizer)
+    model.fit(dataset, epochs=1, steps_per_epoch=STEPS_AT_MOST, shuffle=False, verbose=0, callbacks=[recorder])
+    return recorder.points
+
+
+class TutorialRecorder(keras.callbacks.Callback):
+    """Scores the tutorial's model at the given seconds of its training, leaves the
+    scoring time out of its clock, and stops its `fit` after the last moment."""
+
+    def __init__(self, translator, test, moments):
+        super().__init__()
+        self.translator, self.test, self.moments = translator, test, list(moments)
+        self.points, self.excluded, self.started = [], 0.0, None
+
+    def on_train_begin(self, logs=None):
+        self.started = time.perf_counter()
+
+    def on_train_batch_end(self, batch, logs=None):
+        float(logs["loss"])  # waits for the step, in case Keras hands over its logs before they are computed
+        trained = time.perf_counter() - self.started - self.excluded
+        if trained < self.moments[0]:
+            return
         scoring_started = time.perf_counter()
         hypotheses = []
-        for first in range(0, len(test.sources), SCORING_BATCH):
-            batch = tf.constant(test.sources[first : first + SCORING_BATCH])
+        for first in range(0, len(self.test.sources), SCORING_BATCH):
+            batch = tf.constant(self.test.sources[first : first + SCORING_BATCH])
             # Its words are space-separated, punctuation too; joined back as written (sacreBLEU's
             # tokenisation splits it again, so the score is the same, without its warning).
-            hypotheses += [
-                SPACE_BEFORE_PUNCTUATION.sub(r"\1", text.decode()) for text in translator.translate(batch)["translation"].numpy()
-            ]
+            translations = self.translator.translate(batch)["translation"].numpy()
+            hypotheses += [SPACE_BEFORE_PUNCTUATION.sub(r"\1", text.decode()) for text in translations]
         scoring = time.perf_counter() - scoring_started
-        excluded += scoring
-        points.append(test.point(trained, hypotheses, scoring))
-        say(f"  tutorial at {trained / 60:.1f} min: BLEU {points[-1]['bleu']:.1f}")
-        moments = [moment for moment in moments if moment > trained]
-    return points
+        self.excluded += scoring
+        self.points.append(self.test.point(trained, hypotheses, scoring))
+        say(f"  tutorial at {trained / 60:.1f} min: BLEU {self.points[-1]['bleu']:.1f}")
+        self.moments = [moment for moment in self.moments if moment > trained]
+        if not self.moments:  # the last moment is `seconds`
+            self.model.stop_training = True
 
 
 def run_curve(minutes, every_minutes=2.0, preset="cpu", transformer=False, max_pairs=None, test_limit=None, work_dir=None):

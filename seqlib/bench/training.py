@@ -4,9 +4,9 @@ Each variant (length bucketing, padding to the longest, XLA, the 16-bit precisio
 `train` would choose here, if any) trains a fresh model for the same seconds on the same pairs.
 """
 
-import itertools
 from dataclasses import dataclass
 
+import keras
 import numpy as np
 import pandas as pd
 
@@ -107,22 +107,55 @@ def best_variant(tokens_per_s):
 
 def train_seqlib(config, source_ids, target_ids, seconds, bucketing=True, jit_compile=False, precision=FLOAT32):
     """seqlib's model of `config` trained for `seconds` in `precision`: (model, target tokens/s)."""
-    dataset = make_dataset(source_ids, target_ids, config.batch_size, shuffle_seed=1, bucketing=bucketing, repeat=True)
+
+    def new_dataset():
+        return make_dataset(source_ids, target_ids, config.batch_size, shuffle_seed=1, bucketing=bucketing, repeat=True)
+
     with computing_in(precision):
         model = build_training_model(config, config.source_vocab_size, config.target_vocab_size)
         compile_model(model, config.replace(jit_compile=jit_compile))
-    return model, tokens_per_s_for(seconds, model, iter(dataset))
+    return model, tokens_per_s_for(seconds, model, new_dataset)
 
 
-def tokens_per_s_for(seconds, model, batches):
-    """Target (non-padding) tokens per second of `model.train_on_batch` over `batches`
-    (an iterator of ((context, target_in), target_out)) for `seconds`, after three
-    untimed steps that trace the training function."""
-    for (context, target_in), target_out in itertools.islice(batches, 3):
-        model.train_on_batch((context, target_in), target_out)
-    tokens, stopwatch = 0, Stopwatch()
-    while stopwatch.seconds() < seconds:
-        (context, target_in), target_out = next(batches)
-        model.train_on_batch((context, target_in), target_out)
-        tokens += int(np.count_nonzero(target_out.numpy()))
-    return tokens / stopwatch.seconds()
+def tokens_per_s_for(seconds, model, new_dataset, untimed_steps=3):
+    """Target (non-padding) tokens per second of `model.fit` for `seconds`, after
+    `untimed_steps` steps that trace the training function.
+
+    new_dataset: builds the endless, seeded tf.data.Dataset of ((context, target_in),
+        target_out) to train on; called twice, for training and then to count the tokens
+        of the timed steps (a dataset built anew repeats its seeded order; one read again
+        shuffles anew).
+
+    Through `fit`, as `train` and the tutorial train: its training function reads the
+    dataset's iterator, so it is traced for any length (train_on_batch traces again for
+    the first shapes it sees, and that tracing is not training).
+    """
+    timer = TimedSteps(seconds, untimed_steps)
+    model.fit(new_dataset(), epochs=1, steps_per_epoch=STEPS_AT_MOST, shuffle=False, verbose=0, callbacks=[timer])
+    timed = new_dataset().skip(untimed_steps).take(timer.timed_steps)
+    tokens = sum(int(np.count_nonzero(target_out)) for _, target_out in timed.as_numpy_iterator())
+    return tokens / timer.timed_seconds
+
+
+# More steps than any timed run takes: TimedSteps stops `fit` long before.
+STEPS_AT_MOST = 10**9
+
+
+class TimedSteps(keras.callbacks.Callback):
+    """Stops `fit` once the steps after the first `untimed` have taken `seconds`; counts
+    those steps (timed_steps) and the seconds they took (timed_seconds)."""
+
+    def __init__(self, seconds, untimed):
+        super().__init__()
+        self.seconds, self.untimed = seconds, untimed
+        self.steps, self.timed_steps, self.timed_seconds, self.stopwatch = 0, 0, 0.0, None
+
+    def on_train_batch_end(self, batch, logs=None):
+        float(logs["loss"])  # waits for the step, in case Keras hands over its logs before they are computed
+        self.steps += 1
+        if self.steps == self.untimed:
+            self.stopwatch = Stopwatch()
+        elif self.steps > self.untimed:
+            self.timed_steps, self.timed_seconds = self.steps - self.untimed, self.stopwatch.seconds()
+            if self.timed_seconds >= self.seconds:
+                self.model.stop_training = True
