@@ -28,7 +28,7 @@ import keras
 import tensorflow as tf
 
 from seqlib.bench.baseline import tutorial_dataset
-from seqlib.bench.training import STEPS_AT_MOST
+from seqlib.bench.training import fit_until_stopped
 from seqlib.config import get_preset
 from seqlib.data import corpus
 from seqlib.data.vocabulary import load_vocabulary
@@ -145,8 +145,7 @@ def tutorial_curve(train_pairs, seconds, moments, test):
     source_vectorizer, target_vectorizer = tutorial.make_vectorizers(train_pairs.english, train_pairs.french)
     model = tutorial.build(source_vectorizer, target_vectorizer)
     recorder = TutorialRecorder(tutorial.TutorialGreedy(model, source_vectorizer, target_vectorizer), test, moments)
-    dataset = tutorial_dataset(train_pairs, source_vectorizer, target_vectorizer)
-    model.fit(dataset, epochs=1, steps_per_epoch=STEPS_AT_MOST, shuffle=False, verbose=0, callbacks=[recorder])
+    fit_until_stopped(model, tutorial_dataset(train_pairs, source_vectorizer, target_vectorizer), recorder)
     return recorder.points
 
 

@@ -131,14 +131,16 @@ def tokens_per_s_for(seconds, model, new_dataset, untimed_steps=3):
     the first shapes it sees, and that tracing is not training).
     """
     timer = TimedSteps(seconds, untimed_steps)
-    model.fit(new_dataset(), epochs=1, steps_per_epoch=STEPS_AT_MOST, shuffle=False, verbose=0, callbacks=[timer])
+    fit_until_stopped(model, new_dataset(), timer)
     timed = new_dataset().skip(untimed_steps).take(timer.timed_steps)
     tokens = sum(int(np.count_nonzero(target_out)) for _, target_out in timed.as_numpy_iterator())
     return tokens / timer.timed_seconds
 
 
-# More steps than any timed run takes: TimedSteps stops `fit` long before.
-STEPS_AT_MOST = 10**9
+def fit_until_stopped(model, dataset, callback):
+    """`model.fit` on an endless `dataset` until `callback` sets `model.stop_training`."""
+    # More steps than any timed run takes: the callback stops `fit` long before.
+    model.fit(dataset, epochs=1, steps_per_epoch=10**9, shuffle=False, verbose=0, callbacks=[callback])
 
 
 class TimedSteps(keras.callbacks.Callback):
